@@ -1,0 +1,1 @@
+"""Inventory: models, loaders (our YAML, Ansible INI/YAML) and target selection."""

@@ -1,0 +1,73 @@
+"""Resolved inventory hosts: flat and frozen, with every group var already applied."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PATCH_GROUP_KEYS = ("Patch Group", "PatchGroup")
+
+
+class JumpHost(BaseModel):
+    """A bastion the SSH connection tunnels through."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    address: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str | None = None
+    key_file: str | None = None
+
+
+class ConnectionSettings(BaseModel):
+    """How to reach and authenticate to a host. Secrets are never stored here: only the *name*
+    of the environment variable that holds a password."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_file: str | None = None
+    use_agent: bool = True
+    password_env: str | None = None
+    jump_host: JumpHost | None = None
+    known_hosts: str | None = None
+    sudo: bool = False
+    sudo_password_env: str | None = None
+    connect_timeout: float = Field(default=15.0, gt=0)
+    command_timeout: float = Field(default=600.0, gt=0)
+    keepalive_interval: float = Field(default=15.0, ge=0)
+
+
+class Host(BaseModel):
+    """One target host, fully resolved at load time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    address: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str | None = None
+    transport: Literal["ssh", "winrm"] = "ssh"
+    connection: ConnectionSettings = ConnectionSettings()
+    groups: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    facts: dict[str, str] = Field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def patch_group(self) -> str | None:
+        """SSM's patch group: the ``Patch Group`` tag, else ``PatchGroup``."""
+        for key in PATCH_GROUP_KEYS:
+            if key in self.tags:
+                return self.tags[key]
+        return None
+
+
+class Inventory(BaseModel):
+    """The hosts of one or more inventory files, in file order, names unique."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hosts: tuple[Host, ...]
+    sources: tuple[str, ...] = ()
+    known_hosts: str | None = None

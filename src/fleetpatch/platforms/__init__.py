@@ -1,0 +1,1 @@
+"""Platforms: detection, remote script rendering and per-family parsers."""

@@ -1,0 +1,1 @@
+"""apt platform (Debian, Ubuntu)."""

@@ -1,0 +1,91 @@
+"""Render remote scripts from jinja2 templates.
+
+Templates live beside each family (``<family>/templates/*.j2``) and in ``templates/``. Every
+value that reaches a script goes through a quoting filter for its language (``sh`` for POSIX
+shell); values that name packages are validated against the family's grammar first. Rendering
+is pure and cached: a scan script is rendered once per option set, not once per host.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from fleetpatch.errors import InputError
+
+_APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9][a-z0-9\-]*)?$")
+_APT_VERSION = re.compile(r"^(?:[0-9]+:)?[A-Za-z0-9.+~\-:]+$")
+_RPM_TOKEN = re.compile(r"^[A-Za-z0-9._+\-:^~]+$")
+
+NAME_GRAMMARS: dict[str, re.Pattern[str]] = {
+    "apt": _APT_NAME,
+    "apt-version": _APT_VERSION,
+    "rpm": _RPM_TOKEN,
+}
+
+
+def sh_quote(value: object) -> str:
+    """Quote any value as one POSIX shell word."""
+    return shlex.quote(str(value))
+
+
+def validated(value: object, grammar: str) -> str:
+    """Return ``value`` if it matches the named grammar, else raise InputError."""
+    text = str(value)
+    pattern = NAME_GRAMMARS[grammar]
+    if not pattern.fullmatch(text):
+        raise InputError(f"{text!r} is not a valid {grammar} name or version")
+    return text
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("fleetpatch", "platforms"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["sh"] = sh_quote
+    env.filters["validated"] = validated
+    return env
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def render(template: str, **params: Any) -> str:
+    """Render ``template`` (a path under ``fleetpatch/platforms``) with ``params``."""
+    return _render_cached(template, _freeze(params))
+
+
+@lru_cache(maxsize=64)
+def _render_cached(template: str, frozen: tuple[tuple[str, Any], ...]) -> str:
+    params = {k: _thaw(v) for k, v in frozen}
+    return environment().get_template(template).render(**params)
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple) and value and all(
+        isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value
+    ):
+        return {k: _thaw(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def scan_script(*, refresh: bool = False) -> str:
+    """The one scan script: detection and the family's scan in a single round trip."""
+    return render("templates/scan.sh.j2", refresh=refresh)
