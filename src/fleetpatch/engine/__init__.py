@@ -1,0 +1,1 @@
+"""Engine: the per-host pipeline and the runners that call it with bounded concurrency."""

@@ -1,0 +1,183 @@
+"""The per-host scan pipeline: a plain async function from a Host to a HostResult.
+
+Nothing here reads global state; everything a host needs comes in :class:`ScanContext`. Every
+failure becomes a value: the pipeline only lets ``asyncio.CancelledError`` through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from fleetpatch.baseline.evaluate import evaluate_baseline
+from fleetpatch.baseline.model import Baseline
+from fleetpatch.errors import CommandTimeout, HostError, UnsupportedPlatform
+from fleetpatch.facts import HostFacts, OsInfo
+from fleetpatch.inventory.model import Host
+from fleetpatch.platforms.scan import parse_scan_output
+from fleetpatch.results import CommandRecord, HostFailure, HostOutcome, HostResult
+from fleetpatch.transport.base import CommandResult, Session
+from fleetpatch.transport.sudo import check_sudo, privileged
+
+log = logging.getLogger(__name__)
+
+
+class Connector(Protocol):
+    async def connect(self, host: Host) -> Session: ...
+
+
+BaselineChooser = Callable[[Host, OsInfo], Baseline]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    """Everything the scan pipeline needs, prepared once per run."""
+
+    connector: Connector
+    script: str
+    choose_baseline: BaselineChooser
+    now: Callable[[], datetime] = utcnow
+    script_digest: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.script_digest:
+            object.__setattr__(self, "script_digest", digest(self.script))
+
+
+@dataclass
+class _Trace:
+    """Commands a host ran, for the audit log."""
+
+    records: list[CommandRecord] = field(default_factory=list)
+
+    async def run(
+        self,
+        session: Session,
+        host: Host,
+        command: str,
+        *,
+        script: str,
+        operation: str,
+        script_digest: str,
+        timeout: float,
+    ) -> CommandResult:
+        wrapped, prefix = privileged(command, host)
+        started = utcnow()
+        try:
+            result = await session.run(wrapped, stdin=prefix + script, timeout=timeout)
+        except CommandTimeout:
+            self.records.append(
+                CommandRecord(
+                    operation=operation,
+                    digest=script_digest,
+                    exit_code=None,
+                    started_at=started,
+                    duration=(utcnow() - started).total_seconds(),
+                )
+            )
+            raise
+        self.records.append(
+            CommandRecord(
+                operation=operation,
+                digest=script_digest,
+                exit_code=result.exit_status,
+                started_at=started,
+                duration=result.duration,
+            )
+        )
+        check_sudo(result, host)
+        return result
+
+
+async def collect_facts(
+    host: Host, ctx: ScanContext, trace: _Trace, session: Session | None = None
+) -> HostFacts:
+    """Connect (unless a session is given), run the scan script, parse it.
+
+    Raises:
+        HostError: any per-host failure (connect, auth, host key, timeout, sudo, parse, OS).
+    """
+    own = session is None
+    if session is None:
+        session = await ctx.connector.connect(host)
+    try:
+        result = await trace.run(
+            session,
+            host,
+            "sh -s",
+            script=ctx.script,
+            operation="scan",
+            script_digest=ctx.script_digest,
+            timeout=host.connection.command_timeout,
+        )
+    finally:
+        if own:
+            await session.close()
+    return parse_scan_output(result.stdout, host=host.name, collected_at=ctx.now())
+
+
+async def scan_host(host: Host, ctx: ScanContext) -> HostResult:
+    """Scan one host and evaluate it against its baseline. Never raises except on cancel."""
+    started = utcnow()
+    trace = _Trace()
+    facts: HostFacts | None = None
+    try:
+        facts = await collect_facts(host, ctx, trace)
+        baseline = ctx.choose_baseline(host, facts.os)
+        compliance = evaluate_baseline(facts, baseline, now=ctx.now())
+        return HostResult(
+            host=host.name,
+            address=host.address,
+            outcome=HostOutcome.OK,
+            patch_group=host.patch_group,
+            facts=facts,
+            compliance=compliance,
+            commands=tuple(trace.records),
+            started_at=started,
+            finished_at=utcnow(),
+        )
+    except asyncio.CancelledError:
+        raise
+    except UnsupportedPlatform as exc:
+        return _failed(host, started, trace, HostOutcome.UNSUPPORTED, exc.kind, str(exc), facts)
+    except HostError as exc:
+        return _failed(host, started, trace, HostOutcome.FAILED, exc.kind, str(exc), facts)
+    except Exception as exc:  # a bug must never sink the other hosts
+        log.exception("internal error while scanning %s", host.name)
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        return _failed(host, started, trace, HostOutcome.FAILED, "internal", message, facts)
+
+
+def _failed(
+    host: Host,
+    started: datetime,
+    trace: _Trace,
+    outcome: HostOutcome,
+    kind: str,
+    message: str,
+    facts: HostFacts | None,
+) -> HostResult:
+    return HostResult(
+        host=host.name,
+        address=host.address,
+        outcome=outcome,
+        failure=HostFailure(kind=kind, message=message),
+        patch_group=host.patch_group,
+        facts=facts,
+        commands=tuple(trace.records),
+        started_at=started,
+        finished_at=utcnow(),
+    )

@@ -1,0 +1,59 @@
+"""From a scan script's raw stdout to HostFacts: framing, detection, the family's parser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fleetpatch.errors import ParseError, RemoteCommandError, UnsupportedPlatform
+from fleetpatch.facts import HostFacts, OsInfo
+from fleetpatch.platforms.apt.platform import parse_apt_scan
+from fleetpatch.platforms.detect import detect_from_frames
+from fleetpatch.platforms.framing import Frames, parse_frames
+
+FamilyParser = Callable[..., HostFacts]
+
+FAMILY_PARSERS: dict[str, FamilyParser] = {
+    "apt": parse_apt_scan,
+}
+
+
+def parse_scan_output(stdout: str, *, host: str, collected_at: datetime) -> HostFacts:
+    """Parse the whole output of the scan script.
+
+    Raises:
+        ParseError: the output is cut short or malformed.
+        RemoteCommandError: the script stopped at a step with an undeclared exit code.
+        UnsupportedPlatform: the host's OS is not one fleetpatch supports.
+    """
+    frames = parse_frames(stdout)
+    if frames.exit.rc != 0:
+        raise RemoteCommandError(
+            f"scan script failed at step {frames.exit.step!r} with exit code {frames.exit.rc}"
+        )
+    os_info = detect_from_frames(frames)
+    parser = FAMILY_PARSERS.get(os_info.family)
+    if parser is None:
+        raise UnsupportedPlatform(
+            f"{os_info.pretty_name or os_info.distro} ({os_info.family}) is recognised but its "
+            f"package manager is not supported yet"
+        )
+    facts = parser(frames, host=host, os=os_info, collected_at=collected_at)
+    return _with_boot_id(facts, frames)
+
+
+def boot_identity(frames: Frames) -> str:
+    """boot_id, PID 1 start ticks and boot time, joined: changes on any reboot or restart."""
+    section = frames.get("boot")
+    if section is None:
+        raise ParseError("expected section 'boot' in remote output")
+    return ":".join(line.strip() for line in section.lines)
+
+
+def _with_boot_id(facts: HostFacts, frames: Frames) -> HostFacts:
+    if facts.boot_id:
+        return facts
+    return facts.model_copy(update={"boot_id": boot_identity(frames)})
+
+
+__all__ = ["FAMILY_PARSERS", "OsInfo", "boot_identity", "parse_scan_output"]

@@ -1,0 +1,1 @@
+"""Transports: a narrow protocol (connect, run, close) with SSH and WinRM implementations."""

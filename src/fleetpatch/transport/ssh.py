@@ -1,0 +1,267 @@
+"""SSH transport on asyncssh.
+
+One :class:`SshConnector` per run holds everything that is loaded once: the known hosts, the
+client keys read from disk, the connection options per distinct settings, and shared
+connections to jump hosts. :meth:`SshConnector.connect` opens one connection per host per
+operation and returns an :class:`SshSession`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+from fleetpatch.errors import AuthError, CommandTimeout, ConnectError, HostKeyError
+from fleetpatch.inventory.model import Host, JumpHost
+from fleetpatch.transport.base import CommandResult
+from fleetpatch.transport.hostkeys import HostKeyPolicy, known_hosts_label
+
+DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa")
+
+
+class _VerifyingClient(asyncssh.SSHClient):
+    """Decides on host keys asyncssh did not find trusted: unknown vs changed."""
+
+    def __init__(self, policy: HostKeyPolicy):
+        self._policy = policy
+        self.problem: str | None = None
+
+    def validate_host_public_key(
+        self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+    ) -> bool:
+        trusted = self._policy.trusted_keys(host, addr, port)
+        if key in trusted:
+            return True
+        label = known_hosts_label(host, port)
+        if trusted:
+            self.problem = (
+                f"host key changed for {label}: the server presented {key.get_fingerprint()}, "
+                f"which does not match the known key; possible man-in-the-middle. Nothing was "
+                f"sent. If the change is expected, remove the old entry from known_hosts"
+            )
+            return False
+        if self._policy.accept_new:
+            self._policy.record(host, port, key)
+            return True
+        self.problem = (
+            f"unknown host key for {label} ({key.get_fingerprint()}): not in any known_hosts "
+            f"file; verify it and add it, or run with --accept-new-host-keys"
+        )
+        return False
+
+
+@dataclass
+class SshConnector:
+    """Opens SSH connections for one run, with everything costly loaded once."""
+
+    policy: HostKeyPolicy
+    _keys: dict[str, list[asyncssh.SSHKeyPair]] = field(default_factory=dict)
+    _options: dict[tuple[object, ...], asyncssh.SSHClientConnectionOptions] = field(
+        default_factory=dict
+    )
+    _jumps: dict[tuple[object, ...], asyncssh.SSHClientConnection] = field(default_factory=dict)
+    _jump_locks: dict[tuple[object, ...], asyncio.Lock] = field(default_factory=dict)
+
+    def _client_keys(self, key_file: str | None) -> list[asyncssh.SSHKeyPair]:
+        cache_key = key_file or ""
+        if cache_key not in self._keys:
+            if key_file:
+                try:
+                    self._keys[cache_key] = list(asyncssh.load_keypairs([key_file]))
+                except (OSError, asyncssh.KeyImportError) as exc:
+                    raise AuthError(f"cannot load key file {key_file}: {exc}") from None
+            else:
+                ssh_dir = Path.home() / ".ssh"
+                found = [str(ssh_dir / n) for n in DEFAULT_KEY_NAMES if (ssh_dir / n).exists()]
+                try:
+                    self._keys[cache_key] = list(asyncssh.load_keypairs(found)) if found else []
+                except (OSError, asyncssh.KeyImportError):
+                    self._keys[cache_key] = []
+        return self._keys[cache_key]
+
+    def _options_for(
+        self,
+        *,
+        user: str | None,
+        key_file: str | None,
+        use_agent: bool,
+        password_env: str | None,
+        connect_timeout: float,
+        keepalive: float,
+    ) -> asyncssh.SSHClientConnectionOptions:
+        cache_key = (user, key_file, use_agent, password_env, connect_timeout, keepalive)
+        options = self._options.get(cache_key)
+        if options is None:
+            password: str | None = None
+            if password_env:
+                password = os.environ.get(password_env)
+                if password is None:
+                    raise AuthError(
+                        f"password environment variable {password_env} is not set"
+                    )
+            agent = os.environ.get("SSH_AUTH_SOCK") if use_agent else None
+            options = asyncssh.SSHClientConnectionOptions(
+                username=user or os.environ.get("USER") or "root",
+                client_keys=self._client_keys(key_file),
+                agent_path=agent,
+                password=password,
+                known_hosts=self.policy.known,
+                config=[],
+                connect_timeout=connect_timeout,
+                login_timeout=connect_timeout * 2,
+                keepalive_interval=keepalive or None,
+                keepalive_count_max=3,
+                preferred_auth="publickey,keyboard-interactive,password"
+                if password
+                else "publickey",
+                kbdint_auth=bool(password),
+            )
+            self._options[cache_key] = options
+        return options
+
+    async def _open(
+        self,
+        address: str,
+        port: int,
+        options: asyncssh.SSHClientConnectionOptions,
+        *,
+        tunnel: asyncssh.SSHClientConnection | None = None,
+        what: str,
+    ) -> asyncssh.SSHClientConnection:
+        client = _VerifyingClient(self.policy)
+        try:
+            conn = await asyncssh.connect(
+                address,
+                port,
+                options=options,
+                tunnel=tunnel,
+                client_factory=lambda: client,
+            )
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise HostKeyError(client.problem or f"{what}: {exc}") from None
+        except asyncssh.KeyExchangeFailed as exc:
+            raise HostKeyError(
+                f"{what}: key exchange failed ({exc}); the host key type may have changed"
+            ) from None
+        except asyncssh.PermissionDenied as exc:
+            raise AuthError(
+                f"{what}: authentication failed for user {options.username!r} "
+                f"({exc.reason or 'permission denied'})"
+            ) from None
+        except (TimeoutError, asyncio.TimeoutError):
+            raise ConnectError(f"{what}: connect timed out") from None
+        except asyncssh.DisconnectError as exc:
+            raise ConnectError(f"{what}: disconnected during login: {exc}") from None
+        except OSError as exc:
+            raise ConnectError(f"{what}: {exc.strerror or exc}") from None
+        return conn
+
+    async def _jump(self, jump: JumpHost, host: Host) -> asyncssh.SSHClientConnection:
+        key = (jump.address, jump.port, jump.user or host.user, jump.key_file)
+        lock = self._jump_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            conn = self._jumps.get(key)
+            if conn is None or conn.is_closed():
+                c = host.connection
+                options = self._options_for(
+                    user=jump.user or host.user,
+                    key_file=jump.key_file or c.key_file,
+                    use_agent=c.use_agent,
+                    password_env=None,
+                    connect_timeout=c.connect_timeout,
+                    keepalive=c.keepalive_interval,
+                )
+                conn = await self._open(
+                    jump.address, jump.port, options, what=f"jump host {jump.address}"
+                )
+                self._jumps[key] = conn
+            return conn
+
+    async def connect(self, host: Host) -> SshSession:
+        """Open one connection to ``host``.
+
+        Raises:
+            ConnectError, AuthError, HostKeyError: as their names say; the message says why.
+        """
+        c = host.connection
+        options = self._options_for(
+            user=host.user,
+            key_file=c.key_file,
+            use_agent=c.use_agent,
+            password_env=c.password_env,
+            connect_timeout=c.connect_timeout,
+            keepalive=c.keepalive_interval,
+        )
+        tunnel = await self._jump(c.jump_host, host) if c.jump_host else None
+        conn = await self._open(
+            host.address, host.port, options, tunnel=tunnel, what=f"{host.address}:{host.port}"
+        )
+        return SshSession(conn)
+
+    async def close(self) -> None:
+        """Close the shared jump-host connections."""
+        for conn in self._jumps.values():
+            conn.close()
+        for conn in self._jumps.values():
+            await conn.wait_closed()
+        self._jumps.clear()
+
+
+class SshSession:
+    """One SSH connection to one host."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection):
+        self._conn = conn
+
+    async def run(
+        self, command: str, *, stdin: str | None = None, timeout: float | None = None
+    ) -> CommandResult:
+        """Run ``command`` in a session channel, feeding ``stdin``.
+
+        Raises:
+            CommandTimeout: ran past ``timeout``; carries the output received so far.
+            ConnectError: the connection dropped.
+        """
+        started = time.monotonic()
+        try:
+            if stdin:
+                result = await self._conn.run(
+                    command, input=stdin, check=False, timeout=timeout, errors="replace"
+                )
+            else:  # close stdin at once, so nothing waits on it
+                result = await self._conn.run(
+                    command, stdin=asyncssh.DEVNULL, check=False, timeout=timeout, errors="replace"
+                )
+        except asyncssh.TimeoutError as exc:
+            raise CommandTimeout(
+                f"command timed out after {timeout:g}s",
+                stdout=_text(exc.stdout),
+                stderr=_text(exc.stderr),
+            ) from None
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
+            raise ConnectError(f"connection lost while running a command: {exc}") from None
+        except asyncssh.ChannelOpenError as exc:
+            raise ConnectError(f"could not open a session channel: {exc.reason}") from None
+        return CommandResult(
+            exit_status=result.exit_status,
+            stdout=_text(result.stdout),
+            stderr=_text(result.stderr),
+            duration=time.monotonic() - started,
+        )
+
+    async def close(self) -> None:
+        self._conn.close()
+        await self._conn.wait_closed()
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)

@@ -1,0 +1,111 @@
+"""An in-process asyncssh server on 127.0.0.1:0 for engine tests.
+
+It runs each command it receives with the local ``/bin/sh`` (stdin included), so a scan sent to
+it is a real scan of the machine running the tests. ``behaviour`` lets a test make it hang or
+drop the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+
+@dataclass
+class ServerHandle:
+    server: asyncssh.SSHAcceptor
+    port: int
+    host_key: asyncssh.SSHKey
+    commands: list[str] = field(default_factory=list)
+
+    def known_hosts_line(self, address: str = "127.0.0.1") -> str:
+        key = self.host_key.export_public_key("openssh").decode().strip()
+        return f"[{address}]:{self.port} {key}\n"
+
+    async def close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+class _Server(asyncssh.SSHServer):
+    def __init__(self, password: str | None):
+        self._password = password
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return self._password is not None
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return password == self._password
+
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> bool:
+        # lets the server act as a jump host (direct-tcpip) in tests
+        return True
+
+
+async def start_server(
+    *,
+    client_key: asyncssh.SSHKey | None,
+    password: str | None = None,
+    behaviour: str = "exec",
+    host_key: asyncssh.SSHKey | None = None,
+    delay: float = 0.0,
+) -> ServerHandle:
+    """Start a server; ``behaviour`` is ``exec`` (run with sh), ``hang`` (never answer) or
+    ``drop`` (close the connection when a command arrives)."""
+    key = host_key or asyncssh.generate_private_key("ssh-ed25519")
+    commands: list[str] = []
+
+    async def handle(process: asyncssh.SSHServerProcess[str]) -> None:
+        command = process.command or ""
+        commands.append(command)
+        if behaviour == "hang":
+            await asyncio.sleep(3600)
+        if behaviour == "drop":
+            process.channel.get_connection().abort()
+            return
+        data = await process.stdin.read()
+        if delay:
+            await asyncio.sleep(delay)
+        proc = await asyncio.create_subprocess_shell(
+            command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate(data.encode())
+        process.stdout.write(out.decode("utf-8", "replace"))
+        process.stderr.write(err.decode("utf-8", "replace"))
+        process.exit(proc.returncode or 0)
+
+    authorized = None
+    if client_key is not None:
+        authorized = asyncssh.import_authorized_keys(
+            client_key.export_public_key("openssh").decode()
+        )
+    server = await asyncssh.create_server(
+        lambda: _Server(password),
+        "127.0.0.1",
+        0,
+        server_host_keys=[key],
+        authorized_client_keys=authorized,
+        process_factory=handle,
+        encoding="utf-8",
+    )
+    port = server.sockets[0].getsockname()[1]
+    return ServerHandle(server=server, port=port, host_key=key, commands=commands)
+
+
+def write_client_key(directory: Path) -> tuple[asyncssh.SSHKey, Path]:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    path = directory / "id_ed25519"
+    key.write_private_key(str(path))
+    path.chmod(0o600)
+    return key, path

@@ -1,0 +1,194 @@
+"""SSH transport against a real in-process asyncssh server."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from fleetpatch.errors import AuthError, CommandTimeout, ConnectError, HostKeyError
+from fleetpatch.inventory.model import ConnectionSettings, Host, JumpHost
+from fleetpatch.transport.hostkeys import HostKeyPolicy
+from fleetpatch.transport.ssh import SshConnector
+from tests.engine.sshserver import ServerHandle, start_server
+
+
+def make_host(port: int, key_path: Path | None, **conn: object) -> Host:
+    settings = {"key_file": str(key_path) if key_path else None, "use_agent": False}
+    settings.update(conn)
+    return Host(
+        name=f"h{port}",
+        address="127.0.0.1",
+        port=port,
+        user="tester",
+        connection=ConnectionSettings.model_validate(settings),
+    )
+
+
+def known_file(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "known_hosts"
+    path.write_text("".join(lines))
+    return path
+
+
+async def test_runs_a_command_with_stdin_on_a_known_host(
+    server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    policy = HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),))
+    connector = SshConnector(policy)
+    session = await connector.connect(make_host(server.port, client_key[1]))
+    try:
+        result = await session.run("tr a-z A-Z", stdin="hello\n", timeout=10)
+    finally:
+        await session.close()
+    assert result.exit_status == 0
+    assert result.stdout == "HELLO\n"
+    assert server.commands == ["tr a-z A-Z"]
+
+
+async def test_exit_status_and_stderr_are_reported_not_judged(
+    server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),)))
+    session = await connector.connect(make_host(server.port, client_key[1]))
+    result = await session.run("echo out; echo err >&2; exit 7", timeout=10)
+    await session.close()
+    assert (result.exit_status, result.stdout, result.stderr) == (7, "out\n", "err\n")
+
+
+async def test_unknown_host_key_fails_and_sends_nothing(
+    server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path),)))
+    with pytest.raises(HostKeyError, match=r"unknown host key for \[127\.0\.0\.1\]:\d+.*--accept-new-host-keys"):
+        await connector.connect(make_host(server.port, client_key[1]))
+    assert server.commands == []
+
+
+async def test_accept_new_records_the_key_in_our_own_file(
+    server: ServerHandle,
+    client_key: tuple[asyncssh.SSHKey, Path],
+    tmp_path: Path,
+    _own_known_hosts: Path,
+) -> None:
+    user_file = known_file(tmp_path)
+    connector = SshConnector(HostKeyPolicy(files=(user_file,), accept_new=True))
+    session = await connector.connect(make_host(server.port, client_key[1]))
+    await session.close()
+    recorded = _own_known_hosts.read_text()
+    assert recorded == server.known_hosts_line()
+    assert user_file.read_text() == ""  # the user's file is never written
+    # next run, without accept_new, trusts the recorded key
+    again = SshConnector(HostKeyPolicy(files=(user_file,)))
+    session = await again.connect(make_host(server.port, client_key[1]))
+    await session.close()
+
+
+async def test_changed_host_key_fails_even_with_accept_new(
+    server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode()
+    line = f"[127.0.0.1]:{server.port} {impostor.strip()}\n"
+    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path, line),), accept_new=True))
+    with pytest.raises(HostKeyError, match="host key changed for"):
+        await connector.connect(make_host(server.port, client_key[1]))
+    assert server.commands == []
+
+
+async def test_wrong_client_key_is_an_auth_error(server: ServerHandle, tmp_path: Path) -> None:
+    other = asyncssh.generate_private_key("ssh-ed25519")
+    other_path = tmp_path / "other_key"
+    other.write_private_key(str(other_path))
+    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),)))
+    with pytest.raises(AuthError, match="authentication failed for user 'tester'"):
+        await connector.connect(make_host(server.port, other_path))
+
+
+async def test_missing_key_file_is_an_auth_error(server: ServerHandle, tmp_path: Path) -> None:
+    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),)))
+    with pytest.raises(AuthError, match="cannot load key file .*nope"):
+        await connector.connect(make_host(server.port, tmp_path / "nope"))
+
+
+async def test_password_from_a_named_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle = await start_server(client_key=None, password="s3cret")
+    try:
+        connector = SshConnector(
+            HostKeyPolicy(files=(known_file(tmp_path, handle.known_hosts_line()),))
+        )
+        host = make_host(handle.port, None, password_env="FP_TEST_PASSWORD")
+        with pytest.raises(AuthError, match="FP_TEST_PASSWORD is not set"):
+            await connector.connect(host)
+        monkeypatch.setenv("FP_TEST_PASSWORD", "wrong")
+        with pytest.raises(AuthError):
+            await SshConnector(connector.policy).connect(host)
+        monkeypatch.setenv("FP_TEST_PASSWORD", "s3cret")
+        session = await SshConnector(connector.policy).connect(host)
+        assert (await session.run("echo ok", timeout=10)).stdout == "ok\n"
+        await session.close()
+    finally:
+        await handle.close()
+
+
+async def test_unreachable_port_is_a_connect_error(tmp_path: Path) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path),)))
+    with pytest.raises(ConnectError, match=f"127.0.0.1:{port}"):
+        await connector.connect(make_host(port, None))
+
+
+async def test_connect_timeout_on_a_silent_listener(tmp_path: Path) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)  # accepts TCP but never speaks SSH
+    try:
+        connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path),)))
+        host = make_host(sock.getsockname()[1], None, connect_timeout=0.5)
+        with pytest.raises(ConnectError, match="timed out"):
+            await connector.connect(host)
+    finally:
+        sock.close()
+
+
+async def test_command_timeout_keeps_partial_output(
+    server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),)))
+    session = await connector.connect(make_host(server.port, client_key[1]))
+    with pytest.raises(CommandTimeout, match="timed out after 1s"):
+        # the in-process server answers only when the command ends, so hang on stdin instead
+        await session.run("sleep 5", timeout=1)
+    await session.close()
+
+
+async def test_jump_host_tunnels_and_is_shared(
+    client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    bastion = await start_server(client_key=client_key[0])
+    target_a = await start_server(client_key=client_key[0])
+    target_b = await start_server(client_key=client_key[0])
+    try:
+        known = known_file(
+            tmp_path,
+            bastion.known_hosts_line(),
+            target_a.known_hosts_line(),
+            target_b.known_hosts_line(),
+        )
+        connector = SshConnector(HostKeyPolicy(files=(known,)))
+        jump = JumpHost(address="127.0.0.1", port=bastion.port, user="ops")
+        for target in (target_a, target_b):
+            session = await connector.connect(make_host(target.port, client_key[1], jump_host=jump))
+            assert (await session.run("echo via-jump", timeout=10)).stdout == "via-jump\n"
+            await session.close()
+        assert len(connector._jumps) == 1  # one bastion connection for both targets
+        await connector.close()
+    finally:
+        for handle in (bastion, target_a, target_b):
+            await handle.close()
