@@ -71,3 +71,8 @@ class Inventory(BaseModel):
     hosts: tuple[Host, ...]
     sources: tuple[str, ...] = ()
     known_hosts: str | None = None
+    warnings: tuple[str, ...] = Field(
+        default=(),
+        description="non-fatal findings of the loader (e.g. a secret dropped from an Ansible "
+        "inventory), each naming the file and line; the CLI prints them",
+    )

@@ -1,0 +1,134 @@
+"""Layered settings and their resolution into flat, frozen :class:`Host` values.
+
+Both loaders describe what each level (defaults, group, host) wrote as a :class:`Layer`, merge
+the layers in precedence order (later wins; tags, connection settings and facts key by key) and
+build one :class:`Host` per name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleetpatch.errors import InputError
+from fleetpatch.inventory.model import ConnectionSettings, Host, Inventory
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What one level wrote: only keys present here override earlier layers."""
+
+    fields: Mapping[str, Any] = field(default_factory=dict)  # address, port, user, transport
+    connection: Mapping[str, Any] = field(default_factory=dict)  # ConnectionSettings keys
+    tags: Mapping[str, str] = field(default_factory=dict)
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """The hosts of one inventory file, with the line each host was defined on."""
+
+    source: str
+    hosts: tuple[Host, ...]
+    host_lines: Mapping[str, int]
+    known_hosts: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def merge_layers(layers: Iterable[Layer]) -> Layer:
+    """Merge in order; a later layer wins, key by key inside connection, tags and facts."""
+    fields: dict[str, Any] = {}
+    connection: dict[str, Any] = {}
+    tags: dict[str, str] = {}
+    facts: dict[str, str] = {}
+    for layer in layers:
+        fields.update(layer.fields)
+        connection.update(layer.connection)
+        tags.update(layer.tags)
+        facts.update(layer.facts)
+    return Layer(fields=fields, connection=connection, tags=tags, facts=facts)
+
+
+def build_host(name: str, merged: Layer, *, groups: Iterable[str], source: str) -> Host:
+    """A resolved host; its address defaults to its name."""
+    return Host(
+        name=name,
+        address=merged.fields.get("address") or name,
+        port=merged.fields.get("port", 22),
+        user=merged.fields.get("user"),
+        transport=merged.fields.get("transport", "ssh"),
+        connection=ConnectionSettings(**merged.connection),
+        groups=tuple(sorted(groups)),
+        tags=dict(merged.tags),
+        facts=dict(merged.facts),
+        source=source,
+    )
+
+
+def resolve_path(raw: str, base_dir: Path) -> str:
+    """Expand ``~`` and make ``raw`` absolute relative to ``base_dir`` (symlinks kept)."""
+    expanded = Path(os.path.expanduser(raw))
+    if not expanded.is_absolute():
+        expanded = base_dir / expanded
+    return os.path.normpath(expanded)
+
+
+def existing_key_file(raw: str, base_dir: Path, fail: Callable[[str], InputError]) -> str:
+    """Resolve a private key path; raise ``fail(message)`` if no such file exists."""
+    resolved = resolve_path(raw, base_dir)
+    if not os.path.isfile(resolved):
+        what = "is not a file" if os.path.exists(resolved) else "does not exist"
+        raise fail(f"key file {raw} (resolved {resolved}) {what}")
+    return resolved
+
+
+def fact_text(value: Any) -> str:
+    """A variable value as the string kept in ``Host.facts`` (YAML-ish scalars, JSON else)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def validate_host_name(name: str, fail: Callable[[str], InputError]) -> None:
+    """Host names are used in target globs: no blanks, whitespace or commas."""
+    if not name.strip():
+        raise fail("a host name must not be empty")
+    if any(ch.isspace() for ch in name) or "," in name:
+        raise fail(f"host name {name!r} must not contain whitespace or commas")
+
+
+def combine_files(files: Iterable[LoadedFile]) -> Inventory:
+    """One inventory from several loaded files; host names must be unique across them."""
+    loaded = list(files)
+    first_seen: dict[str, LoadedFile] = {}
+    hosts: list[Host] = []
+    for part in loaded:
+        for host in part.hosts:
+            earlier = first_seen.get(host.name)
+            if earlier is not None:
+                raise InputError(
+                    f"host {host.name!r} is defined twice: here and at "
+                    f"{earlier.source}:{earlier.host_lines.get(host.name, 1)}",
+                    path=part.source,
+                    location=str(part.host_lines.get(host.name, 1)),
+                )
+            first_seen[host.name] = part
+            hosts.append(host)
+    if not hosts:
+        raise InputError("the inventory has no hosts")
+    return Inventory(
+        hosts=tuple(hosts),
+        sources=tuple(part.source for part in loaded),
+        known_hosts=next((part.known_hosts for part in loaded if part.known_hosts), None),
+        warnings=tuple(warning for part in loaded for warning in part.warnings),
+    )
