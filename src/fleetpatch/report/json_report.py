@@ -1,0 +1,145 @@
+"""The versioned JSON report of a run and its JSON Schema (docs/report-schema.md)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from fleetpatch.compliance import ComplianceLevel, HostCompliance, PatchItem, PatchState
+from fleetpatch.report import models as m
+from fleetpatch.report.exit_codes import exit_code_for
+from fleetpatch.report.status import (
+    HostStatus,
+    host_status,
+    missing_security,
+    non_compliant_by_level,
+)
+from fleetpatch.results import HostResult, RunResult
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+REPORT_SCHEMA_ID = "urn:fleetpatch:report:1"
+
+
+def run_to_report(run: RunResult, *, include_installed_other: bool = False) -> dict[str, Any]:
+    """The report document of ``run`` as JSON-ready data (validates against
+    :func:`report_json_schema`)."""
+    return build_report(run, include_installed_other=include_installed_other).model_dump(
+        mode="json"
+    )
+
+
+def report_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the report document, generated from its models."""
+    schema = m.ReportDocument.model_json_schema(mode="serialization")
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": REPORT_SCHEMA_ID, **schema}
+
+
+def build_report(run: RunResult, *, include_installed_other: bool = False) -> m.ReportDocument:
+    hosts = [_host(h, include_installed_other) for h in run.hosts]
+    return m.ReportDocument(
+        schema_version=m.REPORT_SCHEMA_VERSION,
+        run=m.ReportRun(
+            run_id=run.run_id,
+            operation=run.operation,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            duration_seconds=(run.finished_at - run.started_at).total_seconds(),
+            inventory=list(run.inventory),
+            targets=list(run.targets),
+            cancelled=run.cancelled,
+        ),
+        summary=_summary(run),
+        hosts=hosts,
+    )
+
+
+def severity_summary(by_level: dict[ComplianceLevel, int]) -> m.SeveritySummary:
+    return m.SeveritySummary(
+        CriticalCount=by_level.get(ComplianceLevel.CRITICAL, 0),
+        HighCount=by_level.get(ComplianceLevel.HIGH, 0),
+        MediumCount=by_level.get(ComplianceLevel.MEDIUM, 0),
+        LowCount=by_level.get(ComplianceLevel.LOW, 0),
+        InformationalCount=by_level.get(ComplianceLevel.INFORMATIONAL, 0),
+        UnspecifiedCount=by_level.get(ComplianceLevel.UNSPECIFIED, 0),
+    )
+
+
+def _summary(run: RunResult) -> m.ReportSummary:
+    statuses = Counter(host_status(h) for h in run.hosts)
+    failures = Counter(h.failure.kind for h in run.hosts if h.failure is not None)
+    fleet_levels: Counter[ComplianceLevel] = Counter()
+    for h in run.hosts:
+        fleet_levels.update(non_compliant_by_level(h))
+    return m.ReportSummary(
+        hosts=len(run.hosts),
+        compliant=statuses[HostStatus.COMPLIANT],
+        non_compliant=statuses[HostStatus.NON_COMPLIANT],
+        failed=statuses[HostStatus.FAILED],
+        unsupported=statuses[HostStatus.UNSUPPORTED],
+        skipped=statuses[HostStatus.SKIPPED],
+        cancelled=statuses[HostStatus.CANCELLED],
+        not_evaluated=statuses[HostStatus.NOT_EVALUATED],
+        failures_by_kind=dict(sorted(failures.items())),
+        missing_security_patches=sum(missing_security(h) for h in run.hosts),
+        security_non_compliant=sum(
+            h.compliance.counts.security_non_compliant for h in run.hosts if h.compliance
+        ),
+        non_compliant_by_severity=severity_summary(dict(fleet_levels)),
+        exit_code=exit_code_for(run),
+    )
+
+
+def _host(result: HostResult, include_installed_other: bool) -> m.ReportHost:
+    facts = result.facts
+    compliance = result.compliance
+    return m.ReportHost(
+        host=result.host,
+        address=result.address,
+        patch_group=result.patch_group,
+        outcome=result.outcome,
+        status=host_status(result),
+        failure=(
+            m.ReportFailure(**result.failure.model_dump()) if result.failure is not None else None
+        ),
+        platform=m.ReportPlatform(**facts.os.model_dump(exclude={"pretty_name", "codename"}))
+        if facts is not None
+        else None,
+        baseline=compliance.baseline if compliance else None,
+        overall_severity=compliance.overall_severity if compliance else None,
+        counts=_counts(compliance) if compliance else None,
+        non_compliant_by_severity=severity_summary(non_compliant_by_level(result)),
+        reboot_required=facts.reboot_required if facts else None,
+        metadata_age_seconds=facts.metadata_age_seconds if facts else None,
+        started_at=result.started_at,
+        finished_at=result.finished_at,
+        duration_seconds=result.duration,
+        patches=[
+            _patch(item)
+            for item in (compliance.items if compliance else ())
+            if include_installed_other or item.state is not PatchState.INSTALLED_OTHER
+        ],
+    )
+
+
+def _counts(compliance: HostCompliance) -> m.StateCounts:
+    c = compliance.counts
+    return m.StateCounts(
+        InstalledCount=c.installed,
+        InstalledOtherCount=c.installed_other,
+        InstalledPendingRebootCount=c.installed_pending_reboot,
+        InstalledRejectedCount=c.installed_rejected,
+        MissingCount=c.missing,
+        FailedCount=c.failed,
+        NotApplicableCount=c.not_applicable,
+        AvailableSecurityUpdateCount=c.available_security_update,
+        CriticalNonCompliantCount=c.critical_non_compliant,
+        SecurityNonCompliantCount=c.security_non_compliant,
+        OtherNonCompliantCount=c.other_non_compliant,
+    )
+
+
+def _patch(item: PatchItem) -> m.ReportPatch:
+    data = item.model_dump()
+    data["cves"] = list(item.cves)
+    data["advisory_ids"] = list(item.advisory_ids)
+    return m.ReportPatch(**data)

@@ -1,0 +1,69 @@
+"""Where the store lives and how we connect to it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
+
+STORE_ENV = "FLEETPATCH_STORE"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "fleetpatch_write"
+"""Execution option: a transaction that will write (SQLite takes the write lock at BEGIN)."""
+
+
+def default_store_url() -> str:
+    """``$FLEETPATCH_STORE`` when set, else the SQLite file in the user's data directory
+    (``platformdirs.user_data_dir("fleetpatch")/fleetpatch.db``)."""
+    override = os.environ.get(STORE_ENV, "").strip()
+    if override:
+        return override
+    path = Path(platformdirs.user_data_dir("fleetpatch")) / "fleetpatch.db"
+    return URL.create("sqlite", database=str(path)).render_as_string()
+
+
+def display_url(url: str | URL) -> str:
+    """The URL with any password masked, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def create_store_engine(url: str | URL) -> Engine:
+    """Create an engine for ``url``. For SQLite: the parent directory is created, and every
+    connection gets WAL journaling, foreign keys, ``synchronous=NORMAL`` and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if not in_memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _install_sqlite_hooks(engine, wal=not in_memory)
+    return engine
+
+
+def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (the
+    SQLAlchemy-documented recipe), so DDL is transactional and writers BEGIN IMMEDIATE."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = bool(conn.get_execution_options().get(WRITE_OPTION))
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

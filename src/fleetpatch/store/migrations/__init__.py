@@ -1,0 +1,24 @@
+"""The ordered list of migration steps. Append only; never edit a released step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from fleetpatch.store.migrations import v0001_initial
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step: after it has run, the schema is at ``version``."""
+
+    version: int
+    description: str
+    upgrade: Callable[[Connection], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", v0001_initial.upgrade),)
+
+LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,364 @@
+"""The compliance store: every run kept, the latest result per host is current compliance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import case, func, select, true, update
+from sqlalchemy.engine import Connection, Engine
+
+from fleetpatch.compliance import ComplianceLevel, ComplianceStatus
+from fleetpatch.results import HostFailure, HostOutcome, HostResult, RunResult
+from fleetpatch.store.engine import WRITE_OPTION, create_store_engine, default_store_url
+from fleetpatch.store.errors import RunNotFound, StoreError
+from fleetpatch.store.ids import new_run_id
+from fleetpatch.store.migrate import migrate
+from fleetpatch.store.models import HostHistoryEntry, RunStatus, RunSummary
+from fleetpatch.store.read import counts_from_row, load_host_results
+from fleetpatch.store.schema import host_results, runs
+from fleetpatch.store.write import insert_host_results, refuse_secret_options, require_aware
+
+
+def open_store(url: str | None = None, *, store_facts: bool = True) -> Store:
+    """Open (creating and migrating forward as needed) the store at ``url``; default
+    :func:`default_store_url`.
+
+    Raises:
+        StoreSchemaTooNew: the database was written by a newer fleetpatch.
+    """
+    engine = create_store_engine(url or default_store_url())
+    try:
+        migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, store_facts=store_facts)
+
+
+class Store:
+    """Runs, host results, patch states, facts and the audit log, in one SQL database.
+
+    Each write method is one transaction. Use :func:`open_store` rather than the constructor,
+    which expects an already migrated engine.
+    """
+
+    def __init__(self, engine: Engine, *, store_facts: bool = True):
+        self._engine = engine
+        self._store_facts = store_facts
+        self._known_digests: frozenset[str] = frozenset()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def save_run(self, run: RunResult, *, options: Mapping[str, Any] | None = None) -> None:
+        """Store a complete run, its hosts, patch states, facts and audit rows in ONE
+        transaction. Raises StoreError if the run id is already stored."""
+        refuse_secret_options(options)
+        with self._write() as conn:
+            self._refuse_existing(conn, run.run_id)
+            conn.execute(
+                runs.insert().values(
+                    id=run.run_id,
+                    operation=run.operation,
+                    started_at=require_aware(run.started_at, "run started_at"),
+                    finished_at=require_aware(run.finished_at, "run finished_at"),
+                    inventory=list(run.inventory),
+                    targets=list(run.targets),
+                    status="cancelled" if run.cancelled else "finished",
+                    options=dict(options) if options is not None else None,
+                    cancelled=run.cancelled,
+                )
+            )
+            added = self._insert_hosts(conn, run.run_id, run.hosts)
+        self._remember(added)
+
+    def begin_run(
+        self,
+        operation: str,
+        started_at: datetime,
+        *,
+        run_id: str | None = None,
+        inventory: Sequence[str] = (),
+        targets: Sequence[str] = (),
+        options: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Record a run that has started; returns its id (a new sortable id unless given)."""
+        refuse_secret_options(options)
+        run_id = run_id or new_run_id(started_at)
+        with self._write() as conn:
+            self._refuse_existing(conn, run_id)
+            conn.execute(
+                runs.insert().values(
+                    id=run_id,
+                    operation=operation,
+                    started_at=require_aware(started_at, "run started_at"),
+                    finished_at=None,
+                    inventory=list(inventory),
+                    targets=list(targets),
+                    status="running",
+                    options=dict(options) if options is not None else None,
+                    cancelled=False,
+                )
+            )
+        return run_id
+
+    def save_host_results(self, run_id: str, results: Sequence[HostResult]) -> None:
+        """Append finished hosts to a running run, in one transaction per call (call it per
+        batch, or every few seconds, not per host when scanning thousands)."""
+        with self._write() as conn:
+            self._require_running(conn, run_id)
+            added = self._insert_hosts(conn, run_id, results)
+        self._remember(added)
+
+    def finish_run(self, run_id: str, finished_at: datetime, cancelled: bool = False) -> None:
+        """Mark a running run finished (or cancelled, after Ctrl-C)."""
+        with self._write() as conn:
+            self._require_running(conn, run_id)
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(
+                    finished_at=require_aware(finished_at, "run finished_at"),
+                    status="cancelled" if cancelled else "finished",
+                    cancelled=cancelled,
+                )
+            )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def load_run(self, run_id: str, *, with_facts: bool = True) -> RunResult:
+        """The run as saved. A run never finished gets ``finished_at`` = its last host's
+        finish (or its start). Raises RunNotFound."""
+        with self._engine.connect() as conn:
+            run = conn.execute(select(runs).where(runs.c.id == run_id)).one_or_none()
+            if run is None:
+                raise RunNotFound(run_id)
+            hosts = load_host_results(conn, host_results.c.run_id == run_id, with_facts=with_facts)
+        finished = run.finished_at
+        if finished is None:
+            finished = max((h.finished_at for h in hosts), default=run.started_at)
+        return RunResult(
+            run_id=run.id,
+            operation=run.operation,
+            started_at=run.started_at,
+            finished_at=finished,
+            inventory=tuple(run.inventory),
+            targets=tuple(run.targets),
+            hosts=tuple(hosts),
+            cancelled=run.cancelled,
+        )
+
+    def latest_run_id(self, operation: str | None = None) -> str | None:
+        query = select(runs.c.id).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(1)
+        if operation is not None:
+            query = query.where(runs.c.operation == operation)
+        with self._engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def list_runs(self, limit: int = 20) -> list[RunSummary]:
+        """The newest ``limit`` runs, newest first."""
+        tallies = (
+            select(
+                host_results.c.run_id,
+                func.count().label("hosts"),
+                _count_if(host_results.c.compliance_status == ComplianceStatus.COMPLIANT.value),
+                _count_if(host_results.c.compliance_status == ComplianceStatus.NON_COMPLIANT.value),
+                _count_if(
+                    host_results.c.outcome.in_(
+                        [HostOutcome.FAILED.value, HostOutcome.UNSUPPORTED.value]
+                    )
+                ),
+            )
+            .group_by(host_results.c.run_id)
+            .subquery()
+        )
+        cols = list(tallies.c)
+        query = (
+            select(runs, *cols[1:])
+            .outerjoin(tallies, tallies.c.run_id == runs.c.id)
+            .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_run_summary(row) for row in rows]
+
+    def current_compliance(
+        self, *, include_failed: bool = False, with_facts: bool = False
+    ) -> list[HostResult]:
+        """The latest result per host across all runs, sorted by host.
+
+        By default only results that carry a compliance verdict count, as in SSM, where a
+        scan that fails uploads nothing and the last good scan stays current. With
+        ``include_failed`` the latest result of any outcome counts (an unreachable host then
+        shows as failed). Earlier results stay in the store untouched.
+        """
+        condition = true() if include_failed else host_results.c.compliance_status.is_not(None)
+        ranked = (
+            select(
+                host_results.c.id,
+                func.row_number()
+                .over(
+                    partition_by=host_results.c.host,
+                    order_by=(host_results.c.finished_at.desc(), host_results.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(condition)
+            .subquery()
+        )
+        latest = select(ranked.c.id).where(ranked.c.rank == 1)
+        with self._engine.connect() as conn:
+            found = load_host_results(conn, host_results.c.id.in_(latest), with_facts=with_facts)
+        return sorted(found, key=lambda result: result.host)
+
+    def host_history(self, host: str, *, limit: int | None = None) -> list[HostHistoryEntry]:
+        """Every stored result of ``host``, newest first."""
+        query = (
+            select(host_results, runs.c.operation)
+            .join(runs, runs.c.id == host_results.c.run_id)
+            .where(host_results.c.host == host)
+            .order_by(host_results.c.finished_at.desc(), host_results.c.id.desc())
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_history_entry(row) for row in rows]
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _write(self) -> _WriteTransaction:
+        return _WriteTransaction(self._engine)
+
+    def _insert_hosts(
+        self, conn: Connection, run_id: str, results: Sequence[HostResult]
+    ) -> set[str]:
+        return insert_host_results(
+            conn,
+            run_id,
+            results,
+            store_facts=self._store_facts,
+            known_digests=self._known_digests,
+        )
+
+    def _remember(self, digests: set[str]) -> None:
+        if digests - self._known_digests:
+            self._known_digests = self._known_digests | digests
+
+    @staticmethod
+    def _refuse_existing(conn: Connection, run_id: str) -> None:
+        if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is not None:
+            raise StoreError(f"run {run_id!r} is already stored; runs are never overwritten")
+
+    @staticmethod
+    def _require_running(conn: Connection, run_id: str) -> None:
+        # FOR UPDATE (PostgreSQL) serialises concurrent writers of one run; SQLite's
+        # BEGIN IMMEDIATE already does.
+        query = select(runs.c.status).where(runs.c.id == run_id).with_for_update()
+        status = conn.execute(query).scalar_one_or_none()
+        if status is None:
+            raise RunNotFound(run_id)
+        if status != "running":
+            raise StoreError(f"run {run_id!r} is {status}; only a running run takes new results")
+
+
+class _WriteTransaction:
+    """``with`` block: a connection in a write transaction, committed on success."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Connection:
+        conn = self._engine.connect()
+        conn.execution_options(**{WRITE_OPTION: True})
+        conn.begin()
+        self._conn = conn
+        return conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if exc_type is None:
+                self._conn.commit()
+            else:
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _run_summary(row: Any) -> RunSummary:
+    values = list(row)
+    hosts, compliant, non_compliant, failed = (int(v or 0) for v in values[-4:])
+    status: RunStatus = row.status
+    return RunSummary(
+        run_id=row.id,
+        operation=row.operation,
+        status=status,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        cancelled=row.cancelled,
+        inventory=tuple(row.inventory),
+        targets=tuple(row.targets),
+        options=row.options,
+        hosts=hosts,
+        compliant=compliant,
+        non_compliant=non_compliant,
+        failed=failed,
+    )
+
+
+def _history_entry(row: Any) -> HostHistoryEntry:
+    has_verdict = row.compliance_status is not None
+    failure = None
+    if row.failure_kind is not None:
+        failure = HostFailure(
+            kind=row.failure_kind, message=row.failure_message or "", step=row.failure_step or ""
+        )
+    return HostHistoryEntry(
+        run_id=row.run_id,
+        operation=row.operation,
+        host=row.host,
+        outcome=HostOutcome(row.outcome),
+        failure=failure,
+        baseline=row.baseline,
+        status=ComplianceStatus(row.compliance_status) if has_verdict else None,
+        overall_severity=(
+            ComplianceLevel(row.overall_severity) if row.overall_severity is not None else None
+        ),
+        counts=counts_from_row(row) if has_verdict else None,
+        reboot_required=row.reboot_required,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
