@@ -1,0 +1,203 @@
+"""The apt family: from the framed scan output to :class:`~fleetpatch.facts.HostFacts`.
+
+Decisions (see also the template ``apt/templates/scan.sh.j2``):
+
+* **Updates** are the Inst lines of ``apt-get -s dist-upgrade`` (what SSM's Ubuntu/Debian
+  operation installs). Phased updates (Ubuntu) are *included*
+  (``APT::Get::Always-Include-Phased-Updates=true``) so the scan agrees with
+  ``apt list --upgradable``; security-pocket updates are never phased, so this only changes
+  non-security results. The install step must pass the same option.
+* **New packages** pulled in as dependencies (Inst lines without ``[current]``) are updates
+  with ``installed_version=None``; the baseline decides what to do with them.
+* **Security** (``AvailableUpdate.security``): the candidate's origins (Inst line) include a
+  security source (Label ``*-Security``, archive ``*-security`` or ``*/updates``), **or** a
+  security source publishes a version ``v`` with ``installed < v <= candidate``: the candidate
+  also carries that fix (apt shows only the non-security origin when ``-updates`` or a point
+  release has the same or a newer version). For a new package only the first rule applies.
+* **classification** is None: apt has no classification and SSM accepts no CLASSIFICATION
+  filter for Debian/Ubuntu; ``security`` carries the implicit security rule.
+* **priority/section**: the candidate's own Packages stanza; else the installed package's
+  dpkg fields (usually equal); else None. Kept lower-case as apt prints them.
+* **release_date** is None: apt publishes none.
+* Held/kept-back packages, phasing-deferred packages, removals and apt's ``W:``/``E:`` lines
+  become ``warnings``.
+* No Packages list on disk at all means apt knows no candidates: that is not "no updates",
+  it is :class:`AptListsMissing`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fleetpatch.errors import HostError
+from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage, OsInfo
+from fleetpatch.platforms.apt.parsers import (
+    AptSimulation,
+    CandidateInfo,
+    RebootInfo,
+    SimulatedInst,
+    is_installed,
+    parse_apt_candidates,
+    parse_apt_indexes,
+    parse_apt_simulate,
+    parse_dpkg_installed,
+    parse_lists_age,
+    parse_reboot,
+    parse_security_versions,
+)
+from fleetpatch.platforms.framing import Frames
+from fleetpatch.platforms.versions import compare_dpkg
+
+OK = frozenset({0})
+REFRESH_RC = frozenset({0, 100})
+
+
+class AptListsMissing(HostError):
+    """apt has no Packages list on the host: no candidate is known, so no update can be seen.
+    Scan again with refresh (``apt-get update``)."""
+
+    kind = "no_metadata"
+
+
+def parse_apt_scan(frames: Frames, *, host: str, os: OsInfo, collected_at: datetime) -> HostFacts:
+    """Combine the ``apt.*`` sections into HostFacts.
+
+    Raises:
+        ParseError: a section is missing, ended with an undeclared exit code or is malformed.
+        AptListsMissing: no Packages list is present on the host.
+    """
+    warnings: list[str] = []
+    refresh = frames.get("apt.refresh")
+    if refresh is not None:
+        frames.require("apt.refresh", allowed_rc=REFRESH_RC)
+        warnings.extend(
+            f"apt-get update: {line}" for line in refresh.lines if line.startswith(("W:", "E:"))
+        )
+    installed_rows = parse_dpkg_installed(frames.require("apt.installed", allowed_rc=OK).body)
+    indexes = parse_apt_indexes(frames.require("apt.indexes", allowed_rc=OK).body)
+    simulation = parse_apt_simulate(frames.require("apt.simulate", allowed_rc=OK).body)
+    candidates = parse_apt_candidates(frames.require("apt.candidates", allowed_rc=OK).body)
+    security = parse_security_versions(frames.require("apt.security_versions", allowed_rc=OK).body)
+    reboot = parse_reboot(frames.require("apt.reboot", allowed_rc=OK).body)
+    lists = parse_lists_age(frames.require("apt.lists", allowed_rc=OK).body)
+
+    if not any(index.present for index in indexes):
+        raise AptListsMissing(
+            "apt has no downloaded Packages list (never updated, or the lists were deleted): "
+            "available updates are unknown; scan with refresh"
+        )
+    missing = [index.file for index in indexes if not index.present]
+    if missing:
+        warnings.append(f"apt Packages lists not downloaded yet: {', '.join(missing)}")
+    if not any(index.security for index in indexes):
+        warnings.append("no security source configured in apt: no update can be security")
+
+    installed = [
+        package.model_copy(
+            update={"security_origin": package.version in security.get(package.name, ())}
+        )
+        for package in installed_rows
+        if is_installed(package.status)
+    ]
+    lookup = _FieldLookup(installed, candidates)
+    updates = [_update(inst, lookup, security) for inst in simulation.insts]
+    warnings.extend(_simulation_warnings(simulation))
+    reboot_packages, reboot_required = _reboot(reboot, warnings)
+    return HostFacts(
+        host=host,
+        collected_at=collected_at,
+        os=os,
+        installed=tuple(installed),
+        updates=tuple(updates),
+        reboot_required=reboot_required,
+        reboot_required_packages=reboot_packages,
+        metadata_age_seconds=lists.age_seconds,
+        warnings=tuple(warnings),
+    )
+
+
+def is_security_update(inst: SimulatedInst, security_versions: dict[str, tuple[str, ...]]) -> bool:
+    """The security rule (module docstring): a security origin on the Inst line, or a security
+    version ``v`` with ``installed < v <= candidate``."""
+    if inst.security_origin:
+        return True
+    if inst.current is None:
+        return False
+    return any(
+        compare_dpkg(version, inst.current) > 0 and compare_dpkg(version, inst.candidate) <= 0
+        for version in security_versions.get(inst.name, ())
+    )
+
+
+def _update(
+    inst: SimulatedInst,
+    lookup: _FieldLookup,
+    security_versions: dict[str, tuple[str, ...]],
+) -> AvailableUpdate:
+    priority, section = lookup.priority_section(inst)
+    return AvailableUpdate(
+        name=inst.name,
+        arch=inst.arch,
+        installed_version=inst.current,
+        candidate_version=inst.candidate,
+        origins=tuple(str(origin) for origin in inst.origins),
+        security=is_security_update(inst, security_versions),
+        classification=None,
+        priority=priority,
+        section=section,
+        release_date=None,
+    )
+
+
+class _FieldLookup:
+    """Priority/Section of a candidate: its Packages stanza (same arch first), else the
+    installed package of the same name and arch."""
+
+    def __init__(self, installed: list[InstalledPackage], candidates: list[CandidateInfo]):
+        self.exact: dict[tuple[str, str, str], CandidateInfo] = {}
+        self.any_arch: dict[tuple[str, str], CandidateInfo] = {}
+        for c in candidates:
+            self.exact.setdefault((c.name, c.version, c.arch), c)
+            self.any_arch.setdefault((c.name, c.version), c)
+        self.installed = {(p.name, p.arch): p for p in installed}
+
+    def priority_section(self, inst: SimulatedInst) -> tuple[str | None, str | None]:
+        found = self.exact.get((inst.name, inst.candidate, inst.arch)) or self.any_arch.get(
+            (inst.name, inst.candidate)
+        )
+        if found is not None:
+            return found.priority or None, found.section or None
+        package = self.installed.get((inst.name, inst.arch))
+        if package is not None:
+            return package.priority or None, package.section or None
+        return None, None
+
+
+def _simulation_warnings(simulation: AptSimulation) -> list[str]:
+    warnings = [f"apt-get: {line}" for line in simulation.warnings]
+    if simulation.kept_back:
+        warnings.append(
+            "kept back (held, or needing changes dist-upgrade will not make): "
+            + " ".join(simulation.kept_back)
+        )
+    if simulation.phased:
+        warnings.append(
+            "deferred by phasing (not reported as updates): " + " ".join(simulation.phased)
+        )
+    if simulation.removals:
+        warnings.append(
+            "the upgrade would remove: " + " ".join(r.name for r in simulation.removals)
+        )
+    return warnings
+
+
+def _reboot(reboot: RebootInfo, warnings: list[str]) -> tuple[tuple[str, ...], bool]:
+    packages = list(reboot.packages)
+    if reboot.kernel_pending and reboot.newest_kernel is not None:
+        warnings.append(
+            f"running kernel {reboot.running_release} is older than the newest installed "
+            f"{reboot.newest_kernel.name} {reboot.newest_kernel.version}"
+        )
+        if reboot.newest_kernel.name not in packages:
+            packages.append(reboot.newest_kernel.name)
+    return tuple(packages), reboot.flag_file or bool(reboot.kernel_pending)
