@@ -39,7 +39,7 @@ class InstalledPackage(BaseModel):
 
     name: str
     arch: str
-    version: str = Field(description="full version as the package manager prints it, epoch included")
+    version: str = Field(description="full version as the package manager prints it (with epoch)")
     source_name: str = ""
     source_version: str = ""
     status: str = Field(default="", description="dpkg db:Status-Abbrev or rpm-equivalent")

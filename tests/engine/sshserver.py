@@ -8,10 +8,26 @@ drop the connection.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
+
+
+@dataclass
+class Gauge:
+    """Counts commands in flight across servers, and the most seen at once."""
+
+    current: int = 0
+    peak: int = 0
+
+    def enter(self) -> None:
+        self.current += 1
+        self.peak = max(self.peak, self.current)
+
+    def leave(self) -> None:
+        self.current -= 1
 
 
 @dataclass
@@ -57,6 +73,8 @@ async def start_server(
     behaviour: str = "exec",
     host_key: asyncssh.SSHKey | None = None,
     delay: float = 0.0,
+    respond: Callable[[str, str], tuple[str, str, int]] | None = None,
+    gauge: Gauge | None = None,
 ) -> ServerHandle:
     """Start a server; ``behaviour`` is ``exec`` (run with sh), ``hang`` (never answer) or
     ``drop`` (close the connection when a command arrives)."""
@@ -72,8 +90,20 @@ async def start_server(
             process.channel.get_connection().abort()
             return
         data = await process.stdin.read()
-        if delay:
-            await asyncio.sleep(delay)
+        if gauge is not None:
+            gauge.enter()
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            if respond is not None:
+                out_text, err_text, rc = respond(command, data)
+                process.stdout.write(out_text)
+                process.stderr.write(err_text)
+                process.exit(rc)
+                return
+        finally:
+            if gauge is not None:
+                gauge.leave()
         proc = await asyncio.create_subprocess_shell(
             command,
             stdin=asyncio.subprocess.PIPE,

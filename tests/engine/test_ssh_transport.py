@@ -51,7 +51,9 @@ async def test_runs_a_command_with_stdin_on_a_known_host(
 async def test_exit_status_and_stderr_are_reported_not_judged(
     server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
 ) -> None:
-    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),)))
+    connector = SshConnector(
+        HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),))
+    )
     session = await connector.connect(make_host(server.port, client_key[1]))
     result = await session.run("echo out; echo err >&2; exit 7", timeout=10)
     await session.close()
@@ -62,7 +64,9 @@ async def test_unknown_host_key_fails_and_sends_nothing(
     server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
 ) -> None:
     connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path),)))
-    with pytest.raises(HostKeyError, match=r"unknown host key for \[127\.0\.0\.1\]:\d+.*--accept-new-host-keys"):
+    with pytest.raises(
+        HostKeyError, match=r"unknown host key for \[127\.0\.0\.1\]:\d+.*--accept-new-host-keys"
+    ):
         await connector.connect(make_host(server.port, client_key[1]))
     assert server.commands == []
 
@@ -101,14 +105,18 @@ async def test_wrong_client_key_is_an_auth_error(server: ServerHandle, tmp_path:
     other = asyncssh.generate_private_key("ssh-ed25519")
     other_path = tmp_path / "other_key"
     other.write_private_key(str(other_path))
-    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),)))
+    connector = SshConnector(
+        HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),))
+    )
     with pytest.raises(AuthError, match="authentication failed for user 'tester'"):
         await connector.connect(make_host(server.port, other_path))
 
 
 async def test_missing_key_file_is_an_auth_error(server: ServerHandle, tmp_path: Path) -> None:
-    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),)))
-    with pytest.raises(AuthError, match="cannot load key file .*nope"):
+    connector = SshConnector(
+        HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),))
+    )
+    with pytest.raises(AuthError, match=r"cannot load key file .*nope"):
         await connector.connect(make_host(server.port, tmp_path / "nope"))
 
 
@@ -160,7 +168,9 @@ async def test_connect_timeout_on_a_silent_listener(tmp_path: Path) -> None:
 async def test_command_timeout_keeps_partial_output(
     server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
 ) -> None:
-    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),)))
+    connector = SshConnector(
+        HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),))
+    )
     session = await connector.connect(make_host(server.port, client_key[1]))
     with pytest.raises(CommandTimeout, match="timed out after 1s"):
         # the in-process server answers only when the command ends, so hang on stdin instead

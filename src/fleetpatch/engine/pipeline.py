@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 class Connector(Protocol):
     async def connect(self, host: Host) -> Session: ...
 
+    async def close(self) -> None: ...
+
 
 BaselineChooser = Callable[[Host, OsInfo], Baseline]
 

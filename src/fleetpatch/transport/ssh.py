@@ -101,9 +101,7 @@ class SshConnector:
             if password_env:
                 password = os.environ.get(password_env)
                 if password is None:
-                    raise AuthError(
-                        f"password environment variable {password_env} is not set"
-                    )
+                    raise AuthError(f"password environment variable {password_env} is not set")
             agent = os.environ.get("SSH_AUTH_SOCK") if use_agent else None
             options = asyncssh.SSHClientConnectionOptions(
                 username=user or os.environ.get("USER") or "root",
@@ -153,7 +151,7 @@ class SshConnector:
                 f"{what}: authentication failed for user {options.username!r} "
                 f"({exc.reason or 'permission denied'})"
             ) from None
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise ConnectError(f"{what}: connect timed out") from None
         except asyncssh.DisconnectError as exc:
             raise ConnectError(f"{what}: disconnected during login: {exc}") from None

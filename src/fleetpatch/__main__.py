@@ -1,0 +1,3 @@
+from fleetpatch.cli.main import main
+
+main()

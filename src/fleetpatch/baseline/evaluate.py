@@ -1,0 +1,347 @@
+"""Evaluate one host's facts against one baseline: a pure function (ssm-semantics.md §1-§3).
+
+Order, as SSM: install override list -> global filters -> approval rules (with the implicit
+security-only rule) -> approved list -> rejected list -> latest approved version.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleetpatch.baseline.compiled import (
+    Approval,
+    CompiledBaseline,
+    as_utc,
+    compile_baseline,
+    more_severe,
+)
+from fleetpatch.baseline.filters import Props, installed_props, is_security, update_props
+from fleetpatch.baseline.model import Baseline
+from fleetpatch.baseline.names import NameMatcher
+from fleetpatch.baseline.oses import OperatingSystem
+from fleetpatch.baseline.override import InstallOverrideList
+from fleetpatch.compliance import (
+    NON_COMPLIANT_STATES,
+    ComplianceLevel,
+    ComplianceStatus,
+    HostCompliance,
+    PatchItem,
+    PatchState,
+    StateCounts,
+)
+from fleetpatch.errors import InputError
+from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage
+
+_U = ComplianceLevel.UNSPECIFIED
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    approved: bool
+    level: ComplianceLevel
+    reason: str
+    rejected: bool = False
+
+
+class _Evaluator:
+    """Per-host state for one evaluation (memoised rule outcomes, matched list entries)."""
+
+    def __init__(
+        self, cb: CompiledBaseline, facts: HostFacts, now: datetime, override: NameMatcher | None
+    ):
+        self.cb = cb
+        self.now = as_utc(now)
+        self.products = (facts.os.product,)
+        self.override = override
+        self.memo: dict[Props, Approval] = {}
+        self.used_entries: set[str] = set()
+
+    def rules(self, props: Props) -> Approval:
+        hit = self.memo.get(props)
+        if hit is None:
+            hit = self.cb.rule_approval(props, self.now, self.products)
+            self.memo[props] = hit
+        return hit
+
+    def _lists(
+        self,
+        by_rules: Approval,
+        props: Props,
+        approved_entry: str | None,
+        rejected_entry: str | None,
+    ) -> _Verdict:
+        cb = self.cb
+        if approved_entry is not None:
+            self.used_entries.add(approved_entry)
+        if rejected_entry is not None:
+            action = "BLOCK" if cb.block else "ALLOW_AS_DEPENDENCY"
+            return _Verdict(False, _U, f"rejected_patches: {rejected_entry!r} ({action})", True)
+        verdict = _Verdict(by_rules.approved, by_rules.level, by_rules.reason)
+        if approved_entry is not None:
+            if cb.approved_non_security or props.security_source:
+                if not verdict.approved or more_severe(cb.approved_level, verdict.level):
+                    return _Verdict(
+                        True, cb.approved_level, f"approved_patches: {approved_entry!r}"
+                    )
+            elif not verdict.approved:
+                return _Verdict(
+                    False,
+                    _U,
+                    f"approved_patches: {approved_entry!r} but not from a security source and "
+                    "approved_patches_enable_non_security is false",
+                )
+        return verdict
+
+    def update(self, u: AvailableUpdate) -> _Verdict:
+        cb = self.cb
+        if self.override is not None:
+            entry = self.override.match_update(u)
+            if entry is None:
+                return _Verdict(False, _U, "not in the install override list")
+            self.used_entries.add(entry)
+            return _Verdict(True, _U, f"install_override_list: {entry!r}")
+        props = update_props(u, cb.os)
+        return self._lists(
+            self.rules(props), props, cb.approved.match_update(u), cb.rejected.match_update(u)
+        )
+
+    def installed(self, p: InstalledPackage) -> _Verdict:
+        cb = self.cb
+        if self.override is not None:
+            return _Verdict(False, _U, "install override list in use: baseline rules not applied")
+        props = installed_props(p)
+        return self._lists(
+            self.rules(props), props, cb.approved.match_installed(p), cb.rejected.match_installed(p)
+        )
+
+
+def _arch_ok(a: str, b: str) -> bool:
+    return not a or not b or a == b
+
+
+def evaluate_baseline(
+    facts: HostFacts,
+    baseline: Baseline,
+    *,
+    now: datetime,
+    install_override: InstallOverrideList | None = None,
+) -> HostCompliance:
+    """The compliance of ``facts`` against ``baseline`` at time ``now`` (UTC if naive).
+
+    Raises InputError when the baseline is for another operating system than the host.
+    """
+    cb = compile_baseline(baseline)
+    if facts.os.operating_system != cb.os.value:
+        raise InputError(
+            f"baseline {baseline.name!r} is for {cb.os.value}, but host {facts.host!r} runs "
+            f"{facts.os.operating_system or 'an unknown OS'}"
+        )
+    override = NameMatcher.compile(install_override.ids, cb.family) if install_override else None
+    ev = _Evaluator(cb, facts, now, override)
+    cmp = cb.version_cmp
+    per_item = cb.family in ("windows", "macos")
+
+    installed_by_name: dict[str, list[InstalledPackage]] = defaultdict(list)
+    for p in facts.installed:
+        installed_by_name[p.name].append(p)
+
+    # Approved candidates per (name, arch); non-approved Windows security updates.
+    best: dict[tuple[str, str], tuple[AvailableUpdate, _Verdict]] = {}
+    items: list[PatchItem] = []
+    pending: dict[str, str] = {}  # name -> why its pending update is not approved
+    for u in facts.updates:
+        verdict = ev.update(u)
+        key = (u.name, u.arch)
+        if not verdict.approved:
+            pending[u.name] = f"pending {u.candidate_version} not approved: {verdict.reason}"
+        if verdict.approved:
+            have = best.get(key)
+            if have is None or (
+                not per_item and cmp(u.candidate_version, have[0].candidate_version) > 0
+            ):
+                best[key] = (u, verdict)
+        elif cb.os is OperatingSystem.WINDOWS and not verdict.rejected and is_security(u, cb.os):
+            items.append(
+                _update_item(u, None, PatchState.AVAILABLE_SECURITY_UPDATE, verdict, cb.os)
+            )
+
+    consumed: set[int] = set()
+    for (name, arch), (u, verdict) in best.items():
+        mine = [p for p in installed_by_name.get(name, ()) if _arch_ok(arch, p.arch)]
+        newest: InstalledPackage | None = None
+        for p in mine:
+            if newest is None or cmp(p.version, newest.version) > 0:
+                newest = p
+        if newest is not None and u.kind == "package":
+            consumed.add(id(newest))
+        if (
+            newest is not None
+            and u.kind == "package"
+            and cmp(newest.version, u.candidate_version) >= 0
+        ):
+            items.append(_installed_item(newest, PatchState.INSTALLED, verdict))
+        else:
+            installed_version = (
+                newest.version if newest is not None and u.kind == "package" else None
+            )
+            items.append(_update_item(u, installed_version, PatchState.MISSING, verdict, cb.os))
+
+    for p in facts.installed:
+        if id(p) in consumed:
+            continue
+        verdict = ev.installed(p)
+        if verdict.rejected and cb.block:
+            state = PatchState.INSTALLED_REJECTED
+        elif verdict.approved:
+            state = PatchState.INSTALLED
+        else:
+            state = PatchState.INSTALLED_OTHER
+        if p.name in pending and not verdict.rejected:
+            verdict = _Verdict(
+                verdict.approved, verdict.level, f"{verdict.reason}; {pending[p.name]}"
+            )
+        items.append(_installed_item(p, state, verdict))
+
+    not_applicable = 0
+    if override is None:
+        for entry in cb.approved.explicit_entries():
+            if entry in ev.used_entries:
+                continue
+            not_applicable += 1
+            if per_item:
+                items.append(
+                    PatchItem(
+                        id=entry,
+                        state=PatchState.NOT_APPLICABLE,
+                        reason=f"approved_patches: {entry!r} matches no installed or available "
+                        "update",
+                    )
+                )
+    items.sort(key=lambda i: (i.id, i.arch, i.installed_version or "", i.state.value))
+    return rollup(
+        baseline.name,
+        items,
+        not_applicable=not_applicable,
+        asu_non_compliant=cb.asu_non_compliant,
+    )
+
+
+def _update_item(
+    u: AvailableUpdate,
+    installed_version: str | None,
+    state: PatchState,
+    v: _Verdict,
+    os: OperatingSystem,
+) -> PatchItem:
+    return PatchItem.model_construct(
+        id=u.name,
+        arch=u.arch,
+        title=u.title,
+        installed_version=installed_version,
+        candidate_version=u.candidate_version,
+        state=state,
+        classification=u.classification,
+        severity=u.severity or u.priority,
+        compliance_level=v.level if v.approved else _U,
+        security=is_security(u, os),
+        cves=u.cves,
+        advisory_ids=u.advisory_ids,
+        reason=v.reason,
+        message="",
+    )
+
+
+def _installed_item(p: InstalledPackage, state: PatchState, v: _Verdict) -> PatchItem:
+    return PatchItem.model_construct(
+        id=p.name,
+        arch=p.arch,
+        title="",
+        installed_version=p.version,
+        candidate_version=None,
+        state=state,
+        classification=None,
+        severity=p.priority or None,
+        compliance_level=v.level if v.approved else _U,
+        security=p.security_origin,
+        cves=(),
+        advisory_ids=(),
+        reason=v.reason,
+        message="",
+    )
+
+
+def _non_compliant(item: PatchItem, asu_non_compliant: bool) -> bool:
+    if item.state is PatchState.AVAILABLE_SECURITY_UPDATE:
+        return asu_non_compliant
+    return item.state in NON_COMPLIANT_STATES
+
+
+def rollup(
+    baseline_name: str,
+    items: Iterable[PatchItem],
+    *,
+    not_applicable: int = 0,
+    asu_non_compliant: bool = False,
+) -> HostCompliance:
+    """Counts, status and overall severity of a host from its items (SSM's rollup)."""
+    items = tuple(items)
+    counts = StateCounts(not_applicable=not_applicable)
+    field_of = {state: state.value.lower() for state in PatchState}
+    tally: dict[str, int] = defaultdict(int)
+    overall: ComplianceLevel | None = None
+    for item in items:
+        if item.state is not PatchState.NOT_APPLICABLE:
+            tally[field_of[item.state]] += 1
+        if not _non_compliant(item, asu_non_compliant):
+            continue
+        if item.compliance_level is ComplianceLevel.CRITICAL:
+            tally["critical_non_compliant"] += 1
+        tally["security_non_compliant" if item.security else "other_non_compliant"] += 1
+        if overall is None or more_severe(item.compliance_level, overall):
+            overall = item.compliance_level
+    counts = counts.model_copy(update=dict(tally))
+    status = ComplianceStatus.COMPLIANT if overall is None else ComplianceStatus.NON_COMPLIANT
+    return HostCompliance(
+        baseline=baseline_name,
+        status=status,
+        overall_severity=overall,
+        counts=counts,
+        items=items,
+    )
+
+
+def apply_install_outcome(
+    compliance: HostCompliance, failed: dict[str, str], pending_reboot: set[str]
+) -> HostCompliance:
+    """Mark what an Install run did: ``failed`` maps a patch (``id`` or ``id.arch``) to the
+    package manager's message -> FAILED; ``pending_reboot`` patches -> INSTALLED_PENDING_REBOOT.
+    Only MISSING items can fail; MISSING or INSTALLED items can be pending a reboot."""
+    c = compliance.counts
+    asu_nc = (
+        c.available_security_update > 0
+        and c.security_non_compliant + c.other_non_compliant
+        > sum(1 for i in compliance.items if i.state in NON_COMPLIANT_STATES)
+    )
+    out: list[PatchItem] = []
+    for item in compliance.items:
+        keys = (item.id, f"{item.id}.{item.arch}") if item.arch else (item.id,)
+        fail = next((failed[k] for k in keys if k in failed), None)
+        if fail is not None and item.state is PatchState.MISSING:
+            item = item.model_copy(update={"state": PatchState.FAILED, "message": fail})
+        elif any(k in pending_reboot for k in keys) and item.state in (
+            PatchState.MISSING,
+            PatchState.INSTALLED,
+        ):
+            item = item.model_copy(
+                update={
+                    "state": PatchState.INSTALLED_PENDING_REBOOT,
+                    "installed_version": item.candidate_version or item.installed_version,
+                }
+            )
+        out.append(item)
+    return rollup(
+        compliance.baseline, out, not_applicable=c.not_applicable, asu_non_compliant=asu_nc
+    )

@@ -1,0 +1,283 @@
+"""``fleetpatch baseline``: validate, show, convert and evaluate patch baselines.
+
+Thin: every command parses options, calls :mod:`fleetpatch.baseline` and prints.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fleetpatch.baseline import (
+    Baseline,
+    baseline_to_yaml,
+    evaluate_baseline,
+    export_ssm,
+    get_predefined,
+    import_ssm,
+    list_predefined,
+    load_baseline,
+    load_facts,
+    load_install_override,
+    resolve_baseline,
+)
+from fleetpatch.compliance import ComplianceStatus, HostCompliance
+from fleetpatch.errors import InputError
+
+app = typer.Typer(
+    help="Patch baselines: validate, show, import/export SSM JSON, evaluate host facts.",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+)
+
+EXIT_BAD_INPUT = 2
+_SEARCH_DIRS = (Path("baselines"),)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _fail(exc: InputError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def _resolve(ref: str) -> Baseline:
+    return resolve_baseline(ref, search_dirs=_SEARCH_DIRS)
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    try:
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc}", path=str(out)) from None
+
+
+def _summary(b: Baseline) -> str:
+    rules = len(b.approval_rules)
+    parts = [
+        f"{b.name} ({b.operating_system.value})",
+        f"{rules} approval rule{'s' if rules != 1 else ''}",
+        f"{len(b.global_filters)} global filters",
+        f"{len(b.approved_patches)} approved",
+        f"{len(b.rejected_patches)} rejected ({b.rejected_patches_action.value})",
+    ]
+    if b.sources:
+        parts.append(f"{len(b.sources)} sources")
+    return ", ".join(parts)
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="Baseline file (.yaml, .yml or .json).")],
+) -> None:
+    """Check a baseline file; print OK and a summary, or the error (exit 2).
+
+    Checks every key and value against the baseline's operating system, SSM's limits and the
+    patch name formats of approved/rejected lists.
+
+    [bold]Examples:[/bold]
+
+        fleetpatch baseline validate baselines/web-security.yaml
+
+        fleetpatch baseline validate exported-from-aws.json
+    """
+    try:
+        b = load_baseline(file)
+    except InputError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"OK {file}: {_summary(b)}")
+
+
+@app.command()
+def show(
+    baseline: Annotated[str, typer.Argument(help="Predefined baseline name or a file.")],
+) -> None:
+    """Print a baseline (predefined or from a file) as YAML in fleetpatch's format.
+
+    [bold]Examples:[/bold]
+
+        fleetpatch baseline show AWS-UbuntuDefaultPatchBaseline
+
+        fleetpatch baseline show AWS-RedHatDefaultPatchBaseline > baselines/my-rhel.yaml
+
+        fleetpatch baseline show exported-from-aws.json
+    """
+    try:
+        _write(baseline_to_yaml(_resolve(baseline)), None)
+    except InputError as exc:
+        raise _fail(exc) from None
+
+
+@app.command("import-ssm")
+def import_ssm_cmd(
+    file: Annotated[Path, typer.Argument(help="JSON printed by `aws ssm get-patch-baseline`.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the YAML here (default stdout).")
+    ] = None,
+) -> None:
+    """Convert the output of [italic]aws ssm get-patch-baseline[/italic] to a YAML baseline.
+
+    [bold]Examples:[/bold]
+
+        aws ssm get-patch-baseline --baseline-id pb-0123456789abcdef0 > web.json
+
+        fleetpatch baseline import-ssm web.json -o baselines/web.yaml
+    """
+    try:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read file: {exc}", path=str(file)) from None
+        _write(baseline_to_yaml(import_ssm(text, path=str(file))), output)
+    except InputError as exc:
+        raise _fail(exc) from None
+
+
+@app.command("export-ssm")
+def export_ssm_cmd(
+    baseline: Annotated[str, typer.Argument(help="Predefined baseline name or a file.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the JSON here (default stdout).")
+    ] = None,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create",
+            help="Only the keys `aws ssm create-patch-baseline --cli-input-json` accepts.",
+        ),
+    ] = False,
+) -> None:
+    """Print a baseline in SSM's JSON shape (as get-patch-baseline prints it).
+
+    [bold]Examples:[/bold]
+
+        fleetpatch baseline export-ssm baselines/web-security.yaml
+
+        fleetpatch baseline export-ssm baselines/web-security.yaml --create -o web.json
+
+        aws ssm create-patch-baseline --cli-input-json file://web.json
+    """
+    try:
+        data = export_ssm(_resolve(baseline), for_create=create)
+        _write(json.dumps(data, indent=2), output)
+    except InputError as exc:
+        raise _fail(exc) from None
+
+
+def _parse_now(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        now = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(
+            f"--now {value!r} is not an ISO-8601 date or time (e.g. 2024-05-01T00:00:00Z)"
+        ) from None
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+def _print_table(result: HostCompliance, host: str) -> None:
+    console = Console(highlight=False, width=160)
+    table = Table(title=f"{host} against {result.baseline}")
+    for column in ("patch", "arch", "installed", "candidate", "state", "level", "reason"):
+        table.add_column(column)
+    for item in result.items:
+        table.add_row(
+            item.id,
+            item.arch,
+            item.installed_version or "",
+            item.candidate_version or "",
+            item.state.value,
+            item.compliance_level.value,
+            item.reason,
+        )
+    console.print(table)
+    c = result.counts
+    severity = result.overall_severity.value if result.overall_severity else "-"
+    console.print(
+        f"{host}: {result.status.value} (severity {severity}); "
+        f"installed {c.installed}, installed_other {c.installed_other}, "
+        f"installed_rejected {c.installed_rejected}, missing {c.missing}, failed {c.failed}, "
+        f"pending_reboot {c.installed_pending_reboot}, not_applicable {c.not_applicable}, "
+        f"available_security_update {c.available_security_update}; "
+        f"critical_non_compliant {c.critical_non_compliant}, "
+        f"security_non_compliant {c.security_non_compliant}, "
+        f"other_non_compliant {c.other_non_compliant}"
+    )
+
+
+@app.command()
+def evaluate(
+    baseline: Annotated[
+        str, typer.Option("--baseline", "-b", help="Predefined baseline name or a file.")
+    ],
+    facts: Annotated[Path, typer.Option("--facts", "-f", help="Host facts JSON file.")],
+    now: Annotated[
+        str | None,
+        typer.Option(help="Evaluate as of this ISO-8601 time (UTC if no zone). Default: now."),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="table or json.")
+    ] = OutputFormat.table,
+    install_override: Annotated[
+        Path | None,
+        typer.Option("--install-override", help="An InstallOverrideList file (patches: [...])."),
+    ] = None,
+) -> None:
+    """Evaluate saved host facts against a baseline, offline.
+
+    Prints every patch's state and the rule or list entry that decided it, then the host's
+    summary. Exit code: 0 compliant, 1 non-compliant, 2 bad input.
+
+    [bold]Examples:[/bold]
+
+        fleetpatch baseline evaluate --baseline AWS-DebianDefaultPatchBaseline --facts web1.json
+
+        fleetpatch baseline evaluate -b baselines/web-security.yaml -f web1.json \\
+            --now 2024-05-01T00:00:00Z --format json
+    """
+    try:
+        b = _resolve(baseline)
+        host_facts = load_facts(facts)
+        override = load_install_override(install_override) if install_override else None
+        result = evaluate_baseline(host_facts, b, now=_parse_now(now), install_override=override)
+    except InputError as exc:
+        raise _fail(exc) from None
+    if output_format is OutputFormat.json:
+        payload = {"host": host_facts.host, **result.model_dump(mode="json")}
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        _print_table(result, host_facts.host)
+    raise typer.Exit(0 if result.status is ComplianceStatus.COMPLIANT else 1)
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List the predefined baselines with their operating system.
+
+    [bold]Examples:[/bold]
+
+        fleetpatch baseline list
+
+        fleetpatch baseline show "$(fleetpatch baseline list | grep REDHAT | cut -f1)"
+    """
+    for name in list_predefined():
+        b = get_predefined(name)
+        typer.echo(f"{name}\t{b.operating_system.value}")
+
+
+__all__ = ["app"]

@@ -1,0 +1,89 @@
+"""`fleetpatch inventory …`: show what an inventory resolves to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fleetpatch.cli.common import input_errors
+from fleetpatch.inventory.loader import load_inventory
+from fleetpatch.inventory.targets import select_hosts
+
+app = typer.Typer(no_args_is_help=True, help="Inspect inventories.")
+
+InventoryOpt = Annotated[
+    list[Path],
+    typer.Option("--inventory", "-i", help="Inventory file (ours or Ansible's); repeatable."),
+]
+TargetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target",
+        "-t",
+        help="tag:Key=Value, tag-key:Key, group:NAME, instanceids:ID or a host-name glob. "
+        "Repeated targets are ANDed; comma-separated values are ORed.",
+    ),
+]
+
+
+@app.command("list")
+def list_hosts(
+    inventory: InventoryOpt,
+    target: TargetOpt = None,
+    output_format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List the resolved hosts: transport, address, groups, tags and patch group.
+
+    Examples:
+
+      fleetpatch inventory list -i inventory/example.yaml
+
+      fleetpatch inventory list -i inventory/example.yaml --target "tag:Patch Group=web"
+
+      fleetpatch inventory list -i hosts.ini -t group:db -t "tag:Env=prod,stage" --format json
+    """
+    with input_errors():
+        inv = load_inventory(inventory)
+        hosts = select_hosts(inv, target or [])
+    if output_format == "json":
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "name": h.name,
+                        "transport": h.transport,
+                        "address": h.address,
+                        "port": h.port,
+                        "user": h.user,
+                        "groups": list(h.groups),
+                        "tags": h.tags,
+                        "patch_group": h.patch_group,
+                        "facts": h.facts,
+                    }
+                    for h in hosts
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"{len(hosts)} host(s)")
+    for col in ("host", "transport", "address", "user", "groups", "tags", "patch group"):
+        table.add_column(col)
+    for h in hosts:
+        tags = ", ".join(f"{k}={v}" for k, v in sorted(h.tags.items()))
+        facts = ", ".join(f"{k}={v}" for k, v in sorted(h.facts.items()))
+        table.add_row(
+            h.name,
+            h.transport,
+            f"{h.address}:{h.port}",
+            h.user or "",
+            ", ".join(h.groups),
+            tags + (f"\n{facts}" if facts else ""),
+            h.patch_group or "-",
+        )
+    Console(highlight=False).print(table)

@@ -1,0 +1,198 @@
+"""`fleetpatch scan`: a read-only compliance scan of the targeted hosts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from fleetpatch.cli.common import (
+    EXIT_CANCELLED,
+    input_errors,
+    is_terminal,
+    stderr_console,
+)
+from fleetpatch.cli.inventory import InventoryOpt, TargetOpt
+from fleetpatch.engine.context import build_scan_context, load_baseline_choice
+from fleetpatch.engine.pipeline import ScanContext, utcnow
+from fleetpatch.engine.progress import RunProgress
+from fleetpatch.engine.scan_run import BufferedRecorder, make_run, scan_hosts
+from fleetpatch.inventory.loader import load_inventory
+from fleetpatch.inventory.model import Host
+from fleetpatch.inventory.targets import select_hosts
+from fleetpatch.report.exit_codes import exit_code_for
+from fleetpatch.report.json_report import run_to_report
+from fleetpatch.report.table import render_run_table
+from fleetpatch.results import HostResult, RunResult
+from fleetpatch.store import Store, new_run_id, open_store
+
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="SQLAlchemy URL of the compliance store (default: SQLite in the user data dir, "
+        "or $FLEETPATCH_STORE).",
+    ),
+]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json")]
+
+
+def scan(
+    inventory: InventoryOpt,
+    target: TargetOpt = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Hosts scanned at once.")
+    ] = 50,
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", "-b", help="Baseline file or predefined name for every host."),
+    ] = None,
+    patch_groups: Annotated[
+        Path | None,
+        typer.Option("--patch-groups", help="Patch group → baseline mapping file."),
+    ] = None,
+    accept_new_host_keys: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new-host-keys",
+            help="Trust and record keys of hosts never seen before (changed keys still fail).",
+        ),
+    ] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Refresh package metadata first (apt-get update).")
+    ] = False,
+    store: StoreOpt = None,
+    output_format: FormatOpt = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
+    save_facts: Annotated[
+        Path | None,
+        typer.Option("--save-facts", help="Write each host's collected facts (JSON) here."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every non-compliant patch.")
+    ] = False,
+) -> None:
+    """Scan hosts read-only and report their compliance against their baselines.
+
+    Nothing is installed and nothing is changed on the hosts. Results are kept in the store
+    (every run; the latest scan of a host is its current compliance).
+
+    Exit codes: 0 all compliant, 1 some host non-compliant, 2 bad input, 3 some host could
+    not be scanned, 130 interrupted.
+
+    Examples:
+
+      fleetpatch scan -i inventory/lab.yaml
+
+      fleetpatch scan -i inventory/prod.yaml -t "tag:Patch Group=web" --format json -o web.json
+
+      fleetpatch scan -i hosts.ini -t group:db --baseline baselines/db.yaml --save-facts facts/
+    """
+    if output_format not in ("table", "json"):
+        raise typer.BadParameter("--format must be table or json")
+    with input_errors():
+        inv = load_inventory(inventory)
+        hosts = select_hosts(inv, target or [])
+        choose = load_baseline_choice(baseline=baseline, patch_groups=patch_groups)
+        ctx = build_scan_context(
+            inv, choose=choose, accept_new_host_keys=accept_new_host_keys, refresh=refresh
+        )
+        db = open_store(store)
+    run_id = new_run_id()
+    started = utcnow()
+    targets = list(target or [])
+    db.begin_run(
+        run_id=run_id,
+        operation="scan",
+        started_at=started,
+        inventory=[str(p) for p in inventory],
+        targets=targets,
+        options={"concurrency": concurrency, "baseline": baseline, "refresh": refresh},
+    )
+    err = stderr_console()
+    mode = "quiet" if quiet else ("bar" if is_terminal() else "lines")
+    if output_format == "json" and output is None and mode == "lines":
+        mode = "quiet"  # keep stdout a clean JSON document; progress lines would go to stderr
+    recorder = BufferedRecorder(_StoreSink(db, run_id))
+    with RunProgress(len(hosts), mode=mode, console=err) as progress:
+
+        def on_result(result: HostResult) -> None:
+            progress.host_done(result)
+            recorder.add(result)
+
+        results, cancelled = asyncio.run(
+            _scan(hosts, ctx, concurrency=concurrency, on_result=on_result)
+        )
+    recorder.flush()
+    run = make_run(
+        run_id=run_id,
+        operation="scan",
+        started_at=started,
+        inventory=[str(p) for p in inventory],
+        targets=targets,
+        hosts=results,
+        cancelled=cancelled,
+    )
+    db.finish_run(run_id, finished_at=run.finished_at, cancelled=cancelled)
+    if save_facts is not None:
+        _save_facts(run, save_facts)
+    emit_report(run, output_format=output_format, output=output, verbose=verbose)
+    if cancelled:
+        err.print(f"interrupted: results of finished hosts stored as run {run_id}")
+        raise typer.Exit(EXIT_CANCELLED)
+    raise typer.Exit(exit_code_for(run))
+
+
+async def _scan(
+    hosts: Sequence[Host],
+    ctx: ScanContext,
+    *,
+    concurrency: int,
+    on_result: Callable[[HostResult], None],
+) -> tuple[list[HostResult], bool]:
+    try:
+        return await scan_hosts(hosts, ctx, concurrency=concurrency, on_result=on_result)
+    finally:
+        await ctx.connector.close()
+
+
+class _StoreSink:
+    """Saves finished hosts of one run into the store."""
+
+    def __init__(self, db: Store, run_id: str):
+        self._db = db
+        self._run_id = run_id
+
+    def save(self, results: Sequence[HostResult]) -> None:
+        self._db.save_host_results(self._run_id, results)
+
+
+def emit_report(run: RunResult, *, output_format: str, output: Path | None, verbose: bool) -> None:
+    if output_format == "json":
+        text = json.dumps(run_to_report(run), indent=2)
+        if output is not None:
+            output.write_text(text + "\n")
+        else:
+            typer.echo(text)
+        return
+    if output is not None:
+        with output.open("w") as fh:
+            render_run_table(run, Console(file=fh, no_color=True, width=140), verbose=verbose)
+        return
+    render_run_table(run, Console(highlight=False), verbose=verbose)
+
+
+def _save_facts(run: RunResult, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for result in run.hosts:
+        if result.facts is not None:
+            path = directory / f"{result.host}.json"
+            path.write_text(result.facts.model_dump_json(indent=2) + "\n")

@@ -1,0 +1,76 @@
+"""Progress display for a run: a rich bar on a terminal, plain lines otherwise, or nothing."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from fleetpatch.results import HostOutcome, HostResult
+
+
+class RunProgress:
+    """Counts hosts done / failed / remaining and shows them the way the output allows."""
+
+    def __init__(self, total: int, *, mode: str, console: Console, label: str = "scanning"):
+        self.total = total
+        self.mode = mode  # "bar", "lines" or "quiet"
+        self.console = console
+        self.done = 0
+        self.failed = 0
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+        self._label = label
+
+    def __enter__(self) -> RunProgress:
+        if self.mode == "bar":
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("failed {task.fields[failed]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+                refresh_per_second=4,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self._label, total=self.total, failed=0)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(exc_type, exc, tb)
+
+    def host_done(self, result: HostResult) -> None:
+        self.done += 1
+        if result.outcome is not HostOutcome.OK:
+            self.failed += 1
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=self.done, failed=self.failed)
+        elif self.mode == "lines":
+            self.console.print(_line(result, self.done, self.total), highlight=False, markup=False)
+
+
+def _line(result: HostResult, done: int, total: int) -> str:
+    status = result.outcome.value
+    detail = ""
+    if result.failure is not None:
+        detail = f" {result.failure.kind}: {result.failure.message}"
+    elif result.compliance is not None:
+        c = result.compliance
+        detail = f" {c.status.value} missing={c.counts.missing}"
+    return f"[{done}/{total}] {result.host} {status}{detail}"

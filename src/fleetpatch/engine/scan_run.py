@@ -1,0 +1,114 @@
+"""A whole scan run: hosts through the pipeline, results recorded as they finish."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from fleetpatch.engine.pipeline import ScanContext, scan_host, utcnow
+from fleetpatch.engine.runner import run_hosts
+from fleetpatch.inventory.model import Host
+from fleetpatch.results import HostFailure, HostOutcome, HostResult, RunResult
+
+
+class Recorder(Protocol):
+    """Where results go while the run is in flight (the store)."""
+
+    def save(self, results: Sequence[HostResult]) -> None: ...
+
+
+@dataclass
+class BufferedRecorder:
+    """Batches results so the store sees one transaction per batch, not per host."""
+
+    target: Recorder
+    batch: int = 200
+    interval: float = 2.0
+    _pending: list[HostResult] = field(default_factory=list)
+    _last: float = field(default_factory=time.monotonic)
+
+    def add(self, result: HostResult) -> None:
+        self._pending.append(result)
+        now = time.monotonic()
+        if len(self._pending) >= self.batch or now - self._last >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self.target.save(pending)
+        self._last = time.monotonic()
+
+
+async def scan_hosts(
+    hosts: Sequence[Host],
+    ctx: ScanContext,
+    *,
+    concurrency: int,
+    on_result: Callable[[HostResult], None],
+) -> tuple[list[HostResult], bool]:
+    """Scan ``hosts``; return (results in inventory order, cancelled?).
+
+    Cancellation (Ctrl-C) is absorbed here: hosts that finished are returned and were already
+    passed to ``on_result``; the others come back as CANCELLED results.
+    """
+    finished: dict[str, HostResult] = {}
+
+    def collect(result: HostResult) -> None:
+        finished[result.host] = result
+        on_result(result)
+
+    cancelled = False
+    started = utcnow()
+    try:
+        await run_hosts(
+            hosts, lambda h: scan_host(h, ctx), concurrency=concurrency, on_result=collect
+        )
+    except asyncio.CancelledError:
+        cancelled = True
+    ordered: list[HostResult] = []
+    for host in hosts:
+        result = finished.get(host.name)
+        if result is None:
+            result = cancelled_result(host, started)
+            on_result(result)
+        ordered.append(result)
+    return ordered, cancelled
+
+
+def cancelled_result(host: Host, started: datetime) -> HostResult:
+    return HostResult(
+        host=host.name,
+        address=host.address,
+        outcome=HostOutcome.CANCELLED,
+        failure=HostFailure(kind="cancelled", message="run cancelled before this host finished"),
+        patch_group=host.patch_group,
+        started_at=started,
+        finished_at=utcnow(),
+    )
+
+
+def make_run(
+    *,
+    run_id: str,
+    operation: str,
+    started_at: datetime,
+    inventory: Sequence[str],
+    targets: Sequence[str],
+    hosts: Sequence[HostResult],
+    cancelled: bool,
+) -> RunResult:
+    return RunResult(
+        run_id=run_id,
+        operation=operation,
+        started_at=started_at,
+        finished_at=utcnow(),
+        inventory=tuple(inventory),
+        targets=tuple(targets),
+        hosts=tuple(hosts),
+        cancelled=cancelled,
+    )
