@@ -57,6 +57,7 @@ class _Evaluator:
         self.products = (facts.os.product,)
         self.override = override
         self.memo: dict[Props, Approval] = {}
+        self.installed_memo: dict[tuple[bool, str, str], tuple[Props, Approval, _Verdict]] = {}
         self.used_entries: set[str] = set()
 
     def rules(self, props: Props) -> Approval:
@@ -112,9 +113,18 @@ class _Evaluator:
         cb = self.cb
         if self.override is not None:
             return _Verdict(False, _U, "install override list in use: baseline rules not applied")
-        props = installed_props(p)
+        key = (p.security_origin, p.priority, p.section)
+        hit = self.installed_memo.get(key)
+        if hit is None:
+            props = installed_props(p)
+            by_rules = self.rules(props)
+            hit = (props, by_rules, _Verdict(by_rules.approved, by_rules.level, by_rules.reason))
+            self.installed_memo[key] = hit
+        props, by_rules, plain = hit
+        if not cb.approved and not cb.rejected:
+            return plain
         return self._lists(
-            self.rules(props), props, cb.approved.match_installed(p), cb.rejected.match_installed(p)
+            by_rules, props, cb.approved.match_installed(p), cb.rejected.match_installed(p)
         )
 
 
@@ -236,7 +246,7 @@ def _update_item(
     v: _Verdict,
     os: OperatingSystem,
 ) -> PatchItem:
-    return PatchItem.model_construct(
+    return PatchItem(
         id=u.name,
         arch=u.arch,
         title=u.title,
@@ -255,7 +265,7 @@ def _update_item(
 
 
 def _installed_item(p: InstalledPackage, state: PatchState, v: _Verdict) -> PatchItem:
-    return PatchItem.model_construct(
+    return PatchItem(
         id=p.name,
         arch=p.arch,
         title="",

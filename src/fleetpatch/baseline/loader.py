@@ -49,7 +49,8 @@ def validation_to_input_error(
     elif kind == "missing":
         message = f"required key {loc[-1]!r} is missing"
     else:
-        message = f"{err['msg']} (got {err.get('input')!r})"
+        text = str(err["msg"]).removeprefix("Value error, ")
+        message = f"{text} (got {err.get('input')!r})"
     return InputError(message, path=path, location=located(loc, positions) or None)
 
 

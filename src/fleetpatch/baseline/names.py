@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fleetpatch.baseline.oses import NameFamily
 from fleetpatch.baseline.versions import split_evr
@@ -99,8 +100,10 @@ def _format_ok(entry: str, family: NameFamily, rejected: bool) -> bool:
     return bool(_MACOS.match(entry))
 
 
-def yum_package_forms(name: str, arch: str, evr: str) -> tuple[str, ...]:
-    """Every spelling of one package that a yum-style list entry may use."""
+@lru_cache(maxsize=65536)
+def yum_package_forms(name: str, arch: str, evr: str) -> str:
+    """Every spelling of one package that a yum-style list entry may use, one per line
+    (memoised: fleets share most packages)."""
     epoch, version, release = split_evr(evr)
     vr = f"{version}-{release}" if release else version
     evr0 = f"{epoch}:{vr}"
@@ -113,7 +116,7 @@ def yum_package_forms(name: str, arch: str, evr: str) -> tuple[str, ...]:
             f"{epoch}:{name}-{vr}.{arch}",
             f"{name}.{arch}:{evr0}",
         ]
-    return tuple(forms)
+    return "\n".join(forms)
 
 
 def rpm_file_name(name: str, arch: str, evr: str) -> str:
@@ -173,10 +176,10 @@ class NameMatcher:
     def __bool__(self) -> bool:
         return bool(self.entries)
 
-    def _search(self, forms: Iterable[str]) -> str | None:
+    def _search(self, forms: Iterable[str] | str) -> str | None:
         if self.pattern is None:
             return None
-        m = self.pattern.search("\n".join(forms))
+        m = self.pattern.search(forms if isinstance(forms, str) else "\n".join(forms))
         if m is None or m.lastgroup is None:
             return None
         return self.pattern_entries[int(m.lastgroup[1:])]

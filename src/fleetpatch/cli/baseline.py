@@ -86,8 +86,8 @@ def validate(
 ) -> None:
     """Check a baseline file; print OK and a summary, or the error (exit 2).
 
-    Checks every key and value against the baseline's operating system, SSM's limits and the
-    patch name formats of approved/rejected lists.
+    Checks keys and values against the baseline's operating system and SSM's limits.
+    Approved/rejected entries are checked against the OS family's patch name formats.
 
     [bold]Examples:[/bold]
 
@@ -240,8 +240,8 @@ def evaluate(
 ) -> None:
     """Evaluate saved host facts against a baseline, offline.
 
-    Prints every patch's state and the rule or list entry that decided it, then the host's
-    summary. Exit code: 0 compliant, 1 non-compliant, 2 bad input.
+    Prints every patch's state, the rule or list entry that decided it, and the host summary.
+    Exit code: 0 compliant, 1 non-compliant, 2 bad input.
 
     [bold]Examples:[/bold]
 

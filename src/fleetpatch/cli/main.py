@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Agentless patch manager: Patch Manager semantics over plain SSH.",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(baseline.app, name="baseline")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
@@ -187,7 +188,9 @@ def emit_report(run: RunResult, *, output_format: str, output: Path | None, verb
         with output.open("w") as fh:
             render_run_table(run, Console(file=fh, no_color=True, width=140), verbose=verbose)
         return
-    render_run_table(run, Console(highlight=False), verbose=verbose)
+    # a pipe or a CI log gets a wide, colourless table rather than rich's 80-column default
+    width = None if sys.stdout.isatty() else 160
+    render_run_table(run, Console(highlight=False, width=width), verbose=verbose)
 
 
 def _save_facts(run: RunResult, directory: Path) -> None:
