@@ -102,7 +102,7 @@ def scan(
     with input_errors():
         inv = load_inventory(inventory)
         hosts = select_hosts(inv, target or [])
-        choose = load_baseline_choice(baseline=baseline, patch_groups=patch_groups)
+        choose = load_baseline_choice(baselines=baseline or (), patch_groups=patch_groups)
         ctx = build_scan_context(
             inv, choose=choose, accept_new_host_keys=accept_new_host_keys, refresh=refresh
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from fleetpatch.baseline.groups import load_patch_group_map, select_baseline
 from fleetpatch.baseline.model import Baseline
-from fleetpatch.baseline.predefined import resolve_baseline
+from fleetpatch.baseline.oses import OperatingSystem
+from fleetpatch.baseline.predefined import resolve_baseline, to_os
 from fleetpatch.engine.pipeline import BaselineChooser, ScanContext
+from fleetpatch.errors import InputError
 from fleetpatch.facts import OsInfo
 from fleetpatch.inventory.model import Host, Inventory
 from fleetpatch.platforms.render import scan_script
@@ -30,16 +33,32 @@ def host_key_policy(inv: Inventory, *, accept_new: bool) -> HostKeyPolicy:
     return HostKeyPolicy(files=tuple(files), accept_new=accept_new)
 
 
-def load_baseline_choice(*, baseline: str | None, patch_groups: Path | None) -> BaselineChooser:
+def load_baseline_choice(
+    *, baselines: Sequence[str] = (), patch_groups: Path | None = None
+) -> BaselineChooser:
     """Resolve ``--baseline`` / ``--patch-groups`` once, before any host is contacted.
 
+    Like SSM's BaselineOverride, several baselines may be given: each applies to the hosts of
+    its operating system; hosts of other systems keep their patch group's or default baseline.
+
     Raises:
-        InputError: the baseline or the mapping file is invalid.
+        InputError: a baseline or the mapping file is invalid, or two baselines are given for
+            the same operating system.
     """
-    override: Baseline | None = resolve_baseline(baseline) if baseline else None
+    overrides: dict[OperatingSystem, Baseline] = {}
+    for ref in baselines:
+        loaded = resolve_baseline(ref)
+        other = overrides.get(loaded.operating_system)
+        if other is not None:
+            raise InputError(
+                f"--baseline {ref}: a baseline for {loaded.operating_system.value} is already "
+                f"given ({other.name}); give at most one per operating system"
+            )
+        overrides[loaded.operating_system] = loaded
     mapping = load_patch_group_map(patch_groups) if patch_groups else None
 
     def choose(host: Host, os_info: OsInfo) -> Baseline:
+        override = overrides.get(to_os(os_info))
         return select_baseline(host.patch_group, os_info, mapping, override=override)
 
     return choose

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from fleetpatch.baseline.evaluate import evaluate_baseline
 from fleetpatch.baseline.model import Baseline
-from fleetpatch.errors import CommandTimeout, HostError, UnsupportedPlatform
+from fleetpatch.errors import CommandTimeout, HostError, InputError, UnsupportedPlatform
 from fleetpatch.facts import HostFacts, OsInfo
 from fleetpatch.inventory.model import Host
 from fleetpatch.platforms.scan import parse_scan_output
@@ -138,8 +138,11 @@ async def scan_host(host: Host, ctx: ScanContext) -> HostResult:
     facts: HostFacts | None = None
     try:
         facts = await collect_facts(host, ctx, trace)
-        baseline = ctx.choose_baseline(host, facts.os)
-        compliance = evaluate_baseline(facts, baseline, now=ctx.now())
+        try:
+            baseline = ctx.choose_baseline(host, facts.os)
+            compliance = evaluate_baseline(facts, baseline, now=ctx.now())
+        except InputError as exc:
+            return _failed(host, started, trace, HostOutcome.FAILED, "baseline", str(exc), facts)
         return HostResult(
             host=host.name,
             address=host.address,
