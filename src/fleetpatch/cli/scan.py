@@ -50,8 +50,13 @@ def scan(
         int, typer.Option("--concurrency", "-c", min=1, help="Hosts scanned at once.")
     ] = 50,
     baseline: Annotated[
-        str | None,
-        typer.Option("--baseline", "-b", help="Baseline file or predefined name for every host."),
+        list[str] | None,
+        typer.Option(
+            "--baseline",
+            "-b",
+            help="Baseline file or predefined name; applies to the hosts of its operating "
+            "system (repeat for several systems). Others use their patch group's baseline.",
+        ),
     ] = None,
     patch_groups: Annotated[
         Path | None,

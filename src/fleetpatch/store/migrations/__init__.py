@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
-from fleetpatch.store.migrations import v0001_initial
+from fleetpatch.store.migrations import v0001_initial, v0002_rollouts
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,9 @@ class Migration:
     upgrade: Callable[[Connection], None]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", v0001_initial.upgrade),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", v0001_initial.upgrade),
+    Migration(2, "rollout state and host leases", v0002_rollouts.upgrade),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version
