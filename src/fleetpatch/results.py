@@ -41,6 +41,49 @@ class CommandRecord(BaseModel):
     duration: float
 
 
+class HookRecord(BaseModel):
+    """One hook run: where, its exit code and the tail of its output."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="pre_install, post_install, on_exit or health_check")
+    exit_code: int | None
+    output: str = ""
+
+
+class PlannedPackage(BaseModel):
+    """One package an install selects (or, in a dry run, would select), and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    arch: str = ""
+    installed_version: str | None = None
+    version: str
+    reason: str = ""
+    dependency: bool = Field(default=False, description="pulled in by the package manager")
+
+
+class InstallSummary(BaseModel):
+    """What an install did on one host."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dry_run: bool = False
+    batch: int | None = None
+    planned: tuple[PlannedPackage, ...] = ()
+    installed: tuple[str, ...] = ()
+    failed: dict[str, str] = Field(default_factory=dict)
+    reboot: str = Field(
+        default="not-needed",
+        description="not-needed, expected (dry run), rebooted, pending (reboot: never), "
+        "failed (did not come back)",
+    )
+    reboot_seconds: float | None = None
+    hooks: tuple[HookRecord, ...] = ()
+    message: str = ""
+
+
 class HostResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -52,6 +95,7 @@ class HostResult(BaseModel):
     facts: HostFacts | None = None
     compliance: HostCompliance | None = None
     commands: tuple[CommandRecord, ...] = ()
+    install: InstallSummary | None = None
     started_at: datetime
     finished_at: datetime
 

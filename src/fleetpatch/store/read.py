@@ -17,7 +17,13 @@ from fleetpatch.compliance import (
     StateCounts,
 )
 from fleetpatch.facts import InstalledPackage
-from fleetpatch.results import CommandRecord, HostFailure, HostOutcome, HostResult
+from fleetpatch.results import (
+    CommandRecord,
+    HostFailure,
+    HostOutcome,
+    HostResult,
+    InstallSummary,
+)
 from fleetpatch.store.codec import decode_facts, decode_installed, decode_other_items
 from fleetpatch.store.schema import COUNT_COLUMNS, audit, facts_blobs, host_results, patch_states
 
@@ -67,6 +73,11 @@ def host_result_from_row(
         facts=facts,
         compliance=_compliance_from_row(row, rows_items),
         commands=commands,
+        install=(
+            InstallSummary.model_validate(row.install_summary)
+            if row.install_summary is not None
+            else None
+        ),
         started_at=row.started_at,
         finished_at=row.finished_at,
     )

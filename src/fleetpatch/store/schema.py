@@ -90,6 +90,7 @@ host_results = Table(
     Column("other_items", LargeBinary, nullable=True),
     Column("facts", LargeBinary, nullable=True),
     Column("installed_digest", String(64), ForeignKey("facts_blobs.digest"), nullable=True),
+    Column("install_summary", JSON, nullable=True),
     UniqueConstraint("run_id", "seq", name="uq_host_results_run_seq"),
     Index("ix_host_results_host_finished", "host", "finished_at"),
 )

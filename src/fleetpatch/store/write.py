@@ -164,6 +164,7 @@ def _host_row(
         "other_items": encode_other_items(other),
         "facts": encoded.rest if encoded else None,
         "installed_digest": encoded.installed.digest if encoded and encoded.installed else None,
+        "install_summary": result.install.model_dump(mode="json") if result.install else None,
     }
     for column in COUNT_COLUMNS:
         row[column] = counts.get(column.removesuffix("_count"), 0)

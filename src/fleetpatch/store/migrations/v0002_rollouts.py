@@ -5,7 +5,7 @@ FROZEN once released: carries its own copy of the table definitions.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, Text, text
 from sqlalchemy.engine import Connection
 
 from fleetpatch.store.types import UtcDateTime
@@ -47,7 +47,8 @@ host_leases = Table(
 
 
 def upgrade(conn: Connection) -> None:
-    """Create the rollout and lease tables."""
+    """Create the rollout and lease tables; host results get the install summary."""
     metadata.create_all(conn)
+    conn.execute(text("ALTER TABLE host_results ADD COLUMN install_summary JSON"))
 
 
