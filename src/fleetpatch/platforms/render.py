@@ -57,9 +57,13 @@ def environment() -> jinja2.Environment:
     return env
 
 
+_DICT = object()  # marks a frozen dict, so a list of pairs is never mistaken for one
+
+
 def _freeze(value: Any) -> Any:
+    """A hashable, unambiguous copy of template parameters (for the render cache)."""
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+        return (_DICT, tuple(sorted((k, _freeze(v)) for k, v in value.items())))
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     return value
@@ -71,16 +75,15 @@ def render(template: str, **params: Any) -> str:
 
 
 @lru_cache(maxsize=64)
-def _render_cached(template: str, frozen: tuple[tuple[str, Any], ...]) -> str:
-    params = {k: _thaw(v) for k, v in frozen}
+def _render_cached(template: str, frozen: Any) -> str:
+    params = _thaw(frozen)
+    assert isinstance(params, dict)
     return environment().get_template(template).render(**params)
 
 
 def _thaw(value: Any) -> Any:
-    if isinstance(value, tuple) and value and all(
-        isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value
-    ):
-        return {k: _thaw(v) for k, v in value}
+    if isinstance(value, tuple) and len(value) == 2 and value[0] is _DICT:
+        return {k: _thaw(v) for k, v in value[1]}
     if isinstance(value, tuple):
         return [_thaw(v) for v in value]
     return value

@@ -1,0 +1,55 @@
+"""The install side of each package-manager family, behind one small interface."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fleetpatch.results import PlannedPackage
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    """What one install (or simulated install) transaction did, from the package manager's
+    own view after it ran."""
+
+    planned: tuple[PlannedPackage, ...] = ()
+    installed: tuple[str, ...] = ()
+    failed: dict[str, str] = field(default_factory=dict)
+    reboot_required: bool = False
+    error: str = ""
+
+
+class FamilyInstaller(Protocol):
+    def render(self, packages: Sequence[PlannedPackage], *, dry_run: bool) -> str:
+        """The install script for ``packages`` (validated and quoted)."""
+        ...
+
+    def parse(
+        self, stdout: str, packages: Sequence[PlannedPackage], *, dry_run: bool
+    ) -> InstallOutcome:
+        """Per-package verdicts from the script's framed output.
+
+        Raises:
+            ParseError: the output is not what the script prints.
+        """
+        ...
+
+
+# family -> "module:Class"; imported on first use so a scan never loads install code
+_INSTALLERS = {
+    "apt": "fleetpatch.platforms.apt.install:AptInstaller",
+}
+
+
+def installer_for(family: str) -> FamilyInstaller | None:
+    """The installer of a family, or None where installing is not supported yet."""
+    target = _INSTALLERS.get(family)
+    if target is None:
+        return None
+    module_name, _, class_name = target.partition(":")
+    factory = getattr(importlib.import_module(module_name), class_name)
+    installer: FamilyInstaller = factory()
+    return installer
