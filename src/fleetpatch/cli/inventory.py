@@ -29,6 +29,13 @@ TargetOpt = Annotated[
         "Repeated targets are ANDed; comma-separated values are ORed.",
     ),
 ]
+RefreshInventoryOpt = Annotated[
+    bool,
+    typer.Option(
+        "--refresh-inventory",
+        help="Ask dynamic inventory sources (EC2) again instead of using their cache.",
+    ),
+]
 
 
 @app.command("list")
@@ -36,6 +43,7 @@ def list_hosts(
     inventory: InventoryOpt,
     target: TargetOpt = None,
     output_format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    refresh_inventory: RefreshInventoryOpt = False,
 ) -> None:
     """List the resolved hosts: transport, address, groups, tags and patch group.
 
@@ -48,7 +56,7 @@ def list_hosts(
       fleetpatch inventory list -i hosts.ini -t group:db -t "tag:Env=prod,stage" --format json
     """
     with input_errors():
-        inv = load_inventory(inventory)
+        inv = load_inventory(inventory, refresh_inventory=refresh_inventory)
         hosts = select_hosts(inv, target or [])
     if output_format == "json":
         typer.echo(

@@ -8,6 +8,7 @@ import typer
 
 from fleetpatch import __version__
 from fleetpatch.cli import baseline, inventory, schema
+from fleetpatch.cli.install import install, run
 from fleetpatch.cli.report import report
 from fleetpatch.cli.scan import scan
 
@@ -24,6 +25,8 @@ app.add_typer(baseline.app, name="baseline")
 app.add_typer(schema.app, name="schema")
 app.command("scan")(scan)
 app.command("report")(report)
+app.command("install")(install)
+app.command("run")(run)
 
 
 def _version(value: bool) -> None:

@@ -118,6 +118,7 @@ def _host(result: HostResult, include_installed_other: bool) -> m.ReportHost:
             for item in (compliance.items if compliance else ())
             if include_installed_other or item.state is not PatchState.INSTALLED_OTHER
         ],
+        install=result.install,
     )
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fleetpatch.compliance import ComplianceLevel, PatchState
 from fleetpatch.report.status import HostStatus
-from fleetpatch.results import HostOutcome
+from fleetpatch.results import HostOutcome, InstallSummary
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -132,6 +132,9 @@ class ReportHost(_Model):
     duration_seconds: float
     patches: list[ReportPatch] = Field(
         description="patch items; INSTALLED_OTHER ones only when asked for"
+    )
+    install: InstallSummary | None = Field(
+        default=None, description="what an install (or its dry run) did or would do; null on scans"
     )
 
 

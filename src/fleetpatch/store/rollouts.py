@@ -122,6 +122,18 @@ class RolloutLedger:
         with self._store._write() as conn:
             conn.execute(update(rollouts).where(rollouts.c.run_id == run_id).values(**values))
 
+    def set_decisions(self, run_id: str, decisions: list[str], *, now: datetime) -> None:
+        """Keep the rollout's decisions (why it stopped, which batches ran) with its plan."""
+        with self._store._write() as conn:
+            plan = conn.execute(
+                select(rollouts.c.plan).where(rollouts.c.run_id == run_id)
+            ).scalar_one()
+            conn.execute(
+                update(rollouts)
+                .where(rollouts.c.run_id == run_id)
+                .values(plan={**plan, "decisions": decisions}, updated_at=now)
+            )
+
     def acquire(
         self, host: str, run_id: str, *, holder: str, now: datetime, ttl: timedelta
     ) -> Lease | None:

@@ -50,5 +50,3 @@ def upgrade(conn: Connection) -> None:
     """Create the rollout and lease tables; host results get the install summary."""
     metadata.create_all(conn)
     conn.execute(text("ALTER TABLE host_results ADD COLUMN install_summary JSON"))
-
-

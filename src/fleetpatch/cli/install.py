@@ -1,0 +1,316 @@
+"""`fleetpatch install` and `fleetpatch run`: rolling installs, from options or a playbook."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from fleetpatch.cli.common import EXIT_CANCELLED, input_errors, is_terminal, stderr_console
+from fleetpatch.cli.inventory import InventoryOpt, TargetOpt
+from fleetpatch.cli.scan import StoreOpt
+from fleetpatch.engine.progress import RunProgress
+from fleetpatch.engine.rollout_job import (
+    JobOutcome,
+    PreparedRollout,
+    RolloutRequest,
+    execute,
+    load_for_resume,
+    prepare,
+)
+from fleetpatch.errors import InputError
+from fleetpatch.playbook.loader import load_playbook
+from fleetpatch.report.exit_codes import exit_code_for
+from fleetpatch.report.json_report import run_to_report
+from fleetpatch.report.rollout import render_outcome, render_plan
+from fleetpatch.report.table import render_run_table
+from fleetpatch.results import HostOutcome, HostResult
+from fleetpatch.store import Store, open_store
+
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json")]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Compute and print the full plan with the package manager's own simulation; "
+        "change nothing.",
+    ),
+]
+
+
+def install(
+    inventory: InventoryOpt,
+    target: TargetOpt = None,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option("--baseline", "-b", help="Baseline file or predefined name (per OS)."),
+    ] = None,
+    patch_groups: Annotated[
+        Path | None, typer.Option("--patch-groups", help="Patch group → baseline mapping.")
+    ] = None,
+    batch: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--batch",
+            help="Batch size: a count or a % of the targeted hosts; repeat for each batch, "
+            "the last repeats (default: all at once).",
+        ),
+    ] = None,
+    max_concurrency: Annotated[
+        str, typer.Option("--max-concurrency", help="Hosts at once inside a batch (N or N%).")
+    ] = "50",
+    max_errors: Annotated[
+        str,
+        typer.Option(
+            "--max-errors",
+            help="Failures tolerated (N or N%); new hosts stop at the next one (SSM's rule).",
+        ),
+    ] = "0",
+    canary: Annotated[
+        bool, typer.Option("--canary", help="The first batch must fully succeed first.")
+    ] = False,
+    on_failure: Annotated[
+        str, typer.Option("--on-failure", help="continue (default) or halt at any failure.")
+    ] = "continue",
+    reboot: Annotated[
+        str, typer.Option("--reboot", help="if-needed (default), never or always.")
+    ] = "if-needed",
+    pre_install: Annotated[str | None, typer.Option("--pre-install", help="Host hook.")] = None,
+    post_install: Annotated[str | None, typer.Option("--post-install", help="Host hook.")] = None,
+    on_exit: Annotated[str | None, typer.Option("--on-exit", help="Host hook (always).")] = None,
+    health_check: Annotated[
+        str | None,
+        typer.Option("--health-check", help="Controller command after each batch; 0 = healthy."),
+    ] = None,
+    install_override: Annotated[
+        Path | None,
+        typer.Option("--install-override", help="SSM install override list (YAML)."),
+    ] = None,
+    window_end: Annotated[
+        str | None, typer.Option("--window-end", help="End of the maintenance window.")
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option("--cutoff", help="No new start this long before the end.")
+    ] = None,
+    dry_run: DryRunOpt = False,
+    accept_new_host_keys: Annotated[
+        bool, typer.Option("--accept-new-host-keys", help="Record first-seen host keys.")
+    ] = False,
+    store: StoreOpt = None,
+    output_format: FormatOpt = "table",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Install the approved missing patches, in rolling batches.
+
+    Exit codes: 0 every host patched and compliant, 1 patched but still non-compliant (e.g.
+    pending reboot), 2 bad input, 3 some host failed or was skipped (even when max-errors
+    tolerated it), 130 interrupted.
+
+    Examples:
+
+      fleetpatch install -i inventory/prod.yaml -t "tag:Patch Group=web" --dry-run
+
+      fleetpatch install -i prod.yaml --batch 1 --batch 10% --batch 100% --max-errors 2 --canary
+
+      fleetpatch install -i lab.yaml --reboot never --pre-install "systemctl stop app"
+    """
+    request = RolloutRequest(
+        inventory=tuple(str(p) for p in inventory),
+        targets=tuple(target or ()),
+        baselines=tuple(baseline or ()),
+        patch_groups=str(patch_groups) if patch_groups else None,
+        batches=tuple(_size(b) for b in batch) if batch else ("100%",),
+        max_concurrency=_size(max_concurrency),
+        max_errors=_size(max_errors),
+        canary=canary,
+        on_failure=on_failure,
+        reboot=reboot,
+        pre_install=pre_install,
+        post_install=post_install,
+        on_exit=on_exit,
+        health_check=health_check,
+        install_override=str(install_override) if install_override else None,
+        window_end=window_end,
+        cutoff=cutoff,
+        dry_run=dry_run,
+        accept_new_host_keys=accept_new_host_keys,
+        workdir=str(Path.cwd()),
+    )
+    with input_errors():
+        prepared = prepare(request)
+        db = open_store(store)
+    _go(prepared, db, output_format=output_format, quiet=quiet)
+
+
+def run(
+    playbook: Annotated[
+        Path | None, typer.Argument(help="Playbook file (YAML); see docs/playbooks.md.")
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", help="Continue an install run a killed controller left."),
+    ] = None,
+    dry_run: DryRunOpt = False,
+    store: StoreOpt = None,
+    output_format: FormatOpt = "table",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Run a playbook: a scan or a rolling install declared in a file.
+
+    With --resume RUN_ID, an install run whose controller died continues with the hosts it had
+    not finished; a host that completed is never installed again.
+
+    Examples:
+
+      fleetpatch run playbooks/rolling-install.yaml --dry-run
+
+      fleetpatch run playbooks/rolling-install.yaml
+
+      fleetpatch run --resume 20261122T031500123Z-8f3ab2c1d4
+    """
+    with input_errors():
+        db = open_store(store)
+        if resume is not None:
+            prepared, finished = load_for_resume(db, resume)
+            _go(
+                prepared,
+                db,
+                output_format=output_format,
+                quiet=quiet,
+                resume=resume,
+                finished=finished,
+            )
+            return
+        if playbook is None:
+            raise InputError("give a playbook file, or --resume RUN_ID")
+        book = load_playbook(playbook)
+        if not book.is_install:
+            from fleetpatch.cli.scan import scan
+
+            scan(
+                inventory=list(book.inventory),
+                target=list(book.targets),
+                concurrency=book.concurrency,
+                baseline=[book.baseline] if book.baseline else None,
+                patch_groups=book.patch_groups,
+                accept_new_host_keys=book.accept_new_host_keys,
+                store=store,
+                output_format=output_format,
+                quiet=quiet,
+            )
+            return
+        request = request_from_playbook(book, dry_run=dry_run)
+        prepared = prepare(request)
+    _go(prepared, db, output_format=output_format, quiet=quiet)
+
+
+def request_from_playbook(book: object, *, dry_run: bool) -> RolloutRequest:
+    from fleetpatch.playbook.model import Playbook
+
+    assert isinstance(book, Playbook)
+    r = book.rollout
+    window = book.window
+    return RolloutRequest(
+        inventory=tuple(str(p) for p in book.inventory),
+        targets=tuple(book.targets),
+        baselines=(book.baseline,) if book.baseline else (),
+        patch_groups=str(book.patch_groups) if book.patch_groups else None,
+        batches=tuple(str(b) for b in r.batches) if r.batches else ("100%",),
+        max_concurrency=str(r.max_concurrency),
+        max_errors=str(r.max_errors),
+        canary=r.canary,
+        on_failure=r.on_failure,
+        reboot=book.reboot,
+        pre_install=book.hooks.pre_install,
+        post_install=book.hooks.post_install,
+        on_exit=book.hooks.on_exit,
+        health_check=book.hooks.health_check,
+        install_override=str(book.install_override_list) if book.install_override_list else None,
+        window_end=window.end.text if window else None,
+        cutoff=f"{int(window.cutoff.total_seconds())}s" if window and window.cutoff else None,
+        dry_run=dry_run,
+        accept_new_host_keys=book.accept_new_host_keys,
+        connect_timeout=book.timeouts.connect,
+        command_timeout=book.timeouts.command,
+        reboot_timeout=book.timeouts.reboot,
+        health_check_timeout=book.timeouts.health_check,
+        workdir=str(book.source.parent),
+        playbook=str(book.source),
+    )
+
+
+def _size(value: str | int) -> int | str:
+    text = str(value).strip()
+    return int(text) if text.isdigit() else text
+
+
+def _go(
+    prepared: PreparedRollout,
+    db: Store,
+    *,
+    output_format: str,
+    quiet: bool,
+    resume: str | None = None,
+    finished: dict[str, bool] | None = None,
+) -> None:
+    err = stderr_console()
+    total = sum(len(b) for b in prepared.plan) - len(finished or {})
+    mode = "quiet" if quiet or output_format == "json" else ("bar" if is_terminal() else "lines")
+    label = "planning" if prepared.request.dry_run else "installing"
+    with RunProgress(total, mode=mode, console=err, label=label) as progress:
+
+        def on_result(result: HostResult) -> None:
+            if result.outcome is not HostOutcome.SKIPPED:
+                progress.host_done(result)
+
+        job = execute(prepared, db, on_result=on_result, resume_run=resume, finished=finished)
+    _print(job, prepared, output_format=output_format)
+    if job.run.cancelled:
+        err.print(
+            f"interrupted: progress stored; resume with: fleetpatch run --resume {job.run.run_id}"
+        )
+        raise typer.Exit(EXIT_CANCELLED)
+    raise typer.Exit(_exit_code(job))
+
+
+def _exit_code(job: JobOutcome) -> int:
+    if job.run.operation == "install-dry-run":
+        return 0 if all(h.outcome is HostOutcome.OK for h in job.run.hosts) else 3
+    return exit_code_for(job.run)
+
+
+def _print(job: JobOutcome, prepared: PreparedRollout, *, output_format: str) -> None:
+    decisions = [d.reason for d in job.rollout.decisions]
+    if output_format == "json":
+        doc = run_to_report(job.run)
+        doc["rollout"] = {
+            "plan": job.plan,
+            "decisions": decisions,
+            "stopped_reason": job.rollout.stopped_reason,
+            "dry_run": prepared.request.dry_run,
+            "resumed": job.resumed,
+        }
+        typer.echo(json.dumps(doc, indent=2, default=str))
+        return
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    r = prepared.request
+    header = (
+        f"run {job.run.run_id}: {len(job.plan)} batch(es), max_concurrency {r.max_concurrency}, "
+        f"max_errors {r.max_errors}, reboot {r.reboot}"
+        + (", canary" if r.canary else "")
+        + (", resumed" if job.resumed else "")
+    )
+    if r.dry_run:
+        render_plan(
+            job.plan, job.run.hosts, console, header=f"dry run (nothing changed) — {header}"
+        )
+        for line in decisions:
+            console.print(f"  - {line}", markup=False)
+        return
+    console.print(header, markup=False)
+    render_outcome(job.plan, job.run.hosts, decisions, console)
+    render_run_table(job.run, console)
