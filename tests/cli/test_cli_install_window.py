@@ -1,0 +1,43 @@
+"""Maintenance window through the real command: within the cutoff nothing starts, and hosts
+not started are reported as skipped, not failed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.integration.cli_run import fleetpatch
+
+
+def test_no_host_starts_within_the_cutoff(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yaml"
+    # 192.0.2.0/24 is TEST-NET: never contacted, because nothing may start
+    inventory.write_text("hosts:\n  a: {address: 192.0.2.1}\n  b: {address: 192.0.2.2}\n")
+    end = (datetime.now(UTC) + timedelta(minutes=20)).isoformat(timespec="seconds")
+    proc = fleetpatch(
+        ["install", "-i", inventory, "--window-end", end, "--cutoff", "30m", "--format", "json"],
+        store=tmp_path / "s.db",
+    )
+    assert proc.returncode == 3, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert [h["outcome"] for h in doc["hosts"]] == ["skipped", "skipped"]
+    assert all("window" in h["failure"]["message"] for h in doc["hosts"])
+    assert (doc["summary"]["failed"], doc["summary"]["skipped"]) == (0, 2)
+
+
+def test_cutoff_without_window_end_is_bad_input(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text("hosts:\n  a: {address: 192.0.2.1}\n")
+    proc = fleetpatch(["install", "-i", inventory, "--cutoff", "30m"], store=tmp_path / "s.db")
+    assert proc.returncode == 2
+    assert "--cutoff needs --window-end" in proc.stderr
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_bad_batch_size_is_bad_input(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text("hosts:\n  a: {address: 192.0.2.1}\n")
+    proc = fleetpatch(["install", "-i", inventory, "--batch", "150%"], store=tmp_path / "s.db")
+    assert proc.returncode == 2
+    assert "150%" in proc.stderr
