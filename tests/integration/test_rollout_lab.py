@@ -234,8 +234,10 @@ def test_reboot_and_a_host_that_never_comes_back(
     assert "did not come back" in lost["failure"]["message"]
 
 
-def test_reboot_never_leaves_pending_reboot(lab_fleet: Any, lab_files: Any, tmp_path: Path) -> None:
-    hosts = lab_fleet(fleet.IMAGE_DEBIAN12_REPO, 1)
+def test_reboot_never_leaves_pending_reboot_until_a_reboot_and_a_rescan(
+    lab_fleet: Any, lab_files: Any, tmp_path: Path
+) -> None:
+    hosts = lab_fleet(fleet.IMAGE_DEBIAN12_REPO, 1, restart_policy="unless-stopped")
     hold_fp_broken(hosts, except_host=None)
     rc, out = fleet.exec_in(hosts[0], ["touch", "/var/run/reboot-required"])
     assert rc == 0, out
@@ -245,7 +247,43 @@ def test_reboot_never_leaves_pending_reboot(lab_fleet: Any, lab_files: Any, tmp_
     entry = doc["hosts"][0]
     assert entry["install"]["reboot"] == "pending"
     assert entry["status"] == "NON_COMPLIANT"
-    assert entry["counts"]["InstalledPendingRebootCount"] == len(entry["install"]["installed"]) > 0
+    pending = entry["counts"]["InstalledPendingRebootCount"]
+    assert pending == len(entry["install"]["installed"]) > 0
+
+    def scan() -> dict[str, Any]:
+        proc = fleetpatch(
+            [
+                "scan",
+                "-i",
+                files.inventory,
+                "--baseline",
+                tmp_path / "all.yaml",
+                "--format",
+                "json",
+            ],
+            store=tmp_path / "store.db",
+        )
+        return dict(json.loads(proc.stdout)["hosts"][0])
+
+    again = scan()  # same boot, same baseline: still pending
+    assert again["counts"]["InstalledPendingRebootCount"] == pending
+    assert again["status"] == "NON_COMPLIANT"
+    # a lab reboot (the shim ends PID 1; the restart policy brings the container back);
+    # /run is not a tmpfs in the lab, so clear the flag file a real reboot would clear
+    pid1 = fleet.pid1_start_time(hosts[0])
+    fleet.exec_in(hosts[0], ["sh", "-c", "rm -f /var/run/reboot-required; reboot"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            if fleet.pid1_start_time(hosts[0]) != pid1:
+                break
+        except fleet.LabError:
+            continue  # restarting
+    fleet.wait_ssh(hosts[0])
+    after = scan()  # a new boot: the patches count as installed
+    assert after["counts"]["InstalledPendingRebootCount"] == 0
+    assert after["status"] == "COMPLIANT"
 
 
 def _start_run(playbook: Path, store: Path) -> subprocess.Popen[str]:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -112,6 +113,7 @@ def scan(
             inv, choose=choose, accept_new_host_keys=accept_new_host_keys, refresh=refresh
         )
         db = open_store(store)
+        ctx = replace(ctx, pending_reboots=db.pending_reboots([h.name for h in hosts]))
     run_id = new_run_id()
     started = utcnow()
     targets = list(target or [])

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from fleetpatch.baseline.evaluate import evaluate_baseline
+from fleetpatch.baseline.evaluate import apply_install_outcome, evaluate_baseline
 from fleetpatch.baseline.model import Baseline
 from fleetpatch.errors import CommandTimeout, HostError, InputError, UnsupportedPlatform
 from fleetpatch.facts import HostFacts, OsInfo
@@ -53,6 +53,8 @@ class ScanContext:
     choose_baseline: BaselineChooser
     now: Callable[[], datetime] = utcnow
     script_digest: str = field(default="")
+    pending_reboots: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    """host -> (boot identity, patches) left pending by an earlier ``reboot: never`` install"""
 
     def __post_init__(self) -> None:
         if not self.script_digest:
@@ -141,6 +143,10 @@ async def scan_host(host: Host, ctx: ScanContext) -> HostResult:
         try:
             baseline = ctx.choose_baseline(host, facts.os)
             compliance = evaluate_baseline(facts, baseline, now=ctx.now())
+            pending = ctx.pending_reboots.get(host.name)
+            if pending is not None and pending[0] == facts.boot_id:
+                # same boot as the install that skipped its reboot: still pending (SSM)
+                compliance = apply_install_outcome(compliance, {}, set(pending[1]))
         except InputError as exc:
             return _failed(host, started, trace, HostOutcome.FAILED, "baseline", str(exc), facts)
         return HostResult(

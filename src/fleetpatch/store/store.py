@@ -232,6 +232,38 @@ class Store:
             found = load_host_results(conn, host_results.c.id.in_(latest), with_facts=with_facts)
         return sorted(found, key=lambda result: result.host)
 
+    def pending_reboots(self, hosts: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Hosts whose latest install left patches pending a reboot (``reboot: never``):
+        host -> (boot identity after that install, the patches installed). A scan of such a
+        host in the same boot keeps those patches INSTALLED_PENDING_REBOOT, as SSM does."""
+        installs = select(runs.c.id).where(runs.c.operation == "install")
+        ranked = (
+            select(
+                host_results.c.id,
+                func.row_number()
+                .over(
+                    partition_by=host_results.c.host,
+                    order_by=(host_results.c.finished_at.desc(), host_results.c.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(
+                host_results.c.run_id.in_(installs),
+                host_results.c.install_summary.is_not(None),
+                host_results.c.host.in_(list(hosts)),
+            )
+            .subquery()
+        )
+        latest = select(ranked.c.id).where(ranked.c.rank == 1)
+        with self._engine.connect() as conn:
+            found = load_host_results(conn, host_results.c.id.in_(latest), with_facts=True)
+        pending: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for result in found:
+            install = result.install
+            if install and install.reboot == "pending" and result.facts and result.facts.boot_id:
+                pending[result.host] = (result.facts.boot_id, install.installed)
+        return pending
+
     def host_history(self, host: str, *, limit: int | None = None) -> list[HostHistoryEntry]:
         """Every stored result of ``host``, newest first."""
         query = (
