@@ -26,6 +26,20 @@ printf '\nscan exit code %s (0 compliant, 1 non-compliant, 3 some host failed); 
     "$rc" $((ms / 1000)) $((ms % 1000))
 echo "results are kept in the store: fleetpatch report  (re-renders the latest run)"
 
+echo
+echo "\$ fleetpatch run playbooks/lab-rolling-install.yaml --dry-run   # the plan, nothing changes"
+$FP run playbooks/lab-rolling-install.yaml --dry-run | head -40
+echo "  ..."
+echo
+echo "\$ fleetpatch run playbooks/lab-rolling-install.yaml            # canary, then rolling batches"
+$FP run playbooks/lab-rolling-install.yaml
+install_rc=$?
+echo
+echo "\$ fleetpatch scan -i inventory/lab.yaml                        # the second report"
+$FP scan -i inventory/lab.yaml
+rc=$?
+echo "install exit code $install_rc, second scan exit code $rc (0 = the fleet is compliant)"
+
 if [ "${KEEP:-}" = "1" ]; then
     echo
     echo "KEEP=1: the fleet is still running. Reach a host with:"
