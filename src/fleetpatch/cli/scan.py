@@ -19,7 +19,7 @@ from fleetpatch.cli.common import (
     is_terminal,
     stderr_console,
 )
-from fleetpatch.cli.inventory import InventoryOpt, TargetOpt
+from fleetpatch.cli.inventory import InventoryOpt, RefreshInventoryOpt, TargetOpt
 from fleetpatch.engine.context import build_scan_context, load_baseline_choice
 from fleetpatch.engine.pipeline import ScanContext, utcnow
 from fleetpatch.engine.progress import RunProgress
@@ -82,6 +82,7 @@ def scan(
         Path | None,
         typer.Option("--save-facts", help="Write each host's collected facts (JSON) here."),
     ] = None,
+    refresh_inventory: RefreshInventoryOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every non-compliant patch.")
@@ -106,7 +107,7 @@ def scan(
     if output_format not in ("table", "json"):
         raise typer.BadParameter("--format must be table or json")
     with input_errors():
-        inv = load_inventory(inventory)
+        inv = load_inventory(inventory, refresh_inventory=refresh_inventory)
         hosts = select_hosts(inv, target or [])
         choose = load_baseline_choice(baselines=baseline or (), patch_groups=patch_groups)
         ctx = build_scan_context(

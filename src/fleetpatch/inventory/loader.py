@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from fleetpatch.errors import InputError
 from fleetpatch.inventory.ansible import load_ansible_file, looks_like_ansible_yaml, sniff_ini
+from fleetpatch.inventory.ec2.source import StaticOverride, names_an_instance, resolve_sources
+from fleetpatch.inventory.ec2.spec import pop_host_matches
 from fleetpatch.inventory.explain import explain_validation_error
 from fleetpatch.inventory.groups import find_cycle, group_depths, host_memberships
 from fleetpatch.inventory.model import Inventory
@@ -34,11 +36,14 @@ from fleetpatch.inventory.resolve import (
 from fleetpatch.inventory.spec import GroupSpec, HostSpec, InventoryFileSpec, SettingsSpec
 from fleetpatch.inventory.yamlpos import PositionedYaml, load_yaml, read_text_file
 
-_TOP_KEYS = "'hosts:' (and optionally 'defaults:' and 'groups:')"
+_TOP_KEYS = "'hosts:' or 'sources:' (and optionally 'defaults:' and 'groups:')"
 
 
-def load_inventory(paths: Sequence[str | Path]) -> Inventory:
+def load_inventory(paths: Sequence[str | Path], refresh_inventory: bool = False) -> Inventory:
     """Load and merge inventory files, each in our YAML format or an Ansible format.
+
+    Dynamic ``sources:`` (EC2) are answered from the on-disk cache while it is fresh;
+    ``refresh_inventory=True`` asks them again (and refreshes the cache).
 
     Raises InputError (naming file and line) for any problem, including a host name defined
     in two files and an inventory without hosts.
@@ -51,10 +56,12 @@ def load_inventory(paths: Sequence[str | Path]) -> Inventory:
         if key in seen:
             raise InputError("inventory file given twice", path=str(path))
         seen.add(key)
-    return combine_files(load_inventory_file(path) for path in paths)
+    return combine_files(
+        load_inventory_file(path, refresh_inventory=refresh_inventory) for path in paths
+    )
 
 
-def load_inventory_file(path: str | Path) -> LoadedFile:
+def load_inventory_file(path: str | Path, *, refresh_inventory: bool = False) -> LoadedFile:
     """Load one file, choosing the format: ``.ini`` (or INI-looking text without a YAML
     suffix) and YAML with a top-level ``all:`` are Ansible inventories, other YAML is ours."""
     source = str(path)
@@ -66,21 +73,26 @@ def load_inventory_file(path: str | Path) -> LoadedFile:
     doc = load_yaml(text, source)
     if looks_like_ansible_yaml(doc.data):
         return load_ansible_file(file_path, source=source, doc=doc)
-    return load_fleetpatch_yaml(doc, file_path.absolute().parent)
+    return load_fleetpatch_yaml(
+        doc, file_path.absolute().parent, refresh_inventory=refresh_inventory
+    )
 
 
-def load_fleetpatch_yaml(doc: PositionedYaml, base_dir: Path) -> LoadedFile:
-    """Resolve one parsed fleetpatch YAML inventory into hosts."""
+def load_fleetpatch_yaml(
+    doc: PositionedYaml, base_dir: Path, *, refresh_inventory: bool = False
+) -> LoadedFile:
+    """Resolve one parsed fleetpatch YAML inventory into hosts (static, then discovered)."""
     if doc.data is None:
         raise doc.error(f"the inventory file is empty; expected {_TOP_KEYS}", ())
     if not isinstance(doc.data, dict):
         raise doc.error(f"expected a mapping with {_TOP_KEYS}, got {type(doc.data).__name__}", ())
+    doc, matches = pop_host_matches(doc)
     try:
         spec = InventoryFileSpec.model_validate(doc.data)
     except ValidationError as exc:
         raise explain_validation_error(exc, doc, InventoryFileSpec) from None
     hosts: dict[str, HostSpec | None] = spec.hosts or {}
-    if not hosts:
+    if not hosts and not spec.sources:
         raise doc.error(f"no hosts defined; expected {_TOP_KEYS}", ("hosts",))
     for name in hosts:
         validate_host_name(name, partial(_fail_at, doc, ("hosts", name)))
@@ -95,19 +107,41 @@ def load_fleetpatch_yaml(doc: PositionedYaml, base_dir: Path) -> LoadedFile:
     depths = group_depths(children)
     position = {name: index for index, name in enumerate(groups)}
     resolved = []
+    overrides: list[StaticOverride] = []
     for name, host_spec in hosts.items():
         member_of = memberships.get(name, frozenset())
         ordered = sorted(member_of, key=lambda g: (depths[g], position[g]))
-        merged = merge_layers(
-            [defaults, *(group_layers[g] for g in ordered), layers.of(host_spec, ("hosts", name))]
-        )
+        own = [*(group_layers[g] for g in ordered), layers.of(host_spec, ("hosts", name))]
+        has_address = host_spec is not None and host_spec.address is not None
+        if spec.sources and names_an_instance(name, name in matches, has_address):
+            instance_id = matches.get(name, name)
+            line = doc.line_of(("hosts", name))
+            overrides.append(StaticOverride(name, instance_id, merge_layers(own), member_of, line))
+            continue
+        merged = merge_layers([defaults, *own])
         resolved.append(build_host(name, merged, groups=member_of, source=doc.source))
+    host_lines = {host.name: doc.line_of(("hosts", host.name)) for host in resolved}
+    warnings: tuple[str, ...] = ()
+    if spec.sources:
+        found = resolve_sources(
+            doc,
+            spec.sources,
+            defaults=defaults,
+            layer_of=layers.of,
+            static_names=[host.name for host in resolved],
+            overrides=overrides,
+            refresh=refresh_inventory,
+        )
+        resolved += found.hosts
+        host_lines.update(found.host_lines)
+        warnings = found.warnings
     known_hosts = defaults.connection.get("known_hosts")
     return LoadedFile(
         source=doc.source,
         hosts=tuple(resolved),
-        host_lines={name: doc.line_of(("hosts", name)) for name in hosts},
+        host_lines=host_lines,
         known_hosts=known_hosts if isinstance(known_hosts, str) else None,
+        warnings=warnings,
     )
 
 

@@ -52,3 +52,6 @@ class InventoryFileSpec(BaseModel):
     defaults: SettingsSpec | None = None
     hosts: dict[str, HostSpec | None] | None = None
     groups: dict[str, GroupSpec | None] | None = None
+    # Dynamic sources (``kind: ec2``); each entry is validated by its kind's own model
+    # (fleetpatch.inventory.ec2.spec) so that the kinds stay out of this module.
+    sources: list[dict[str, Any]] | None = None
