@@ -2,6 +2,7 @@
 # Build fleetpatch's lab images from Debian's archive only (no registry needed).
 #
 #   tests/lab/build-images.sh [IMAGE...]      IMAGE: base debian12 debian12-repo postgres
+#                                             rocky9 al2023 sles15
 #   FORCE=1 tests/lab/build-images.sh         rebuild even if up to date
 #   LAB_MIRROR=http://... tests/lab/build-images.sh
 #
@@ -25,19 +26,27 @@ LABEL_KEY=fleetpatch.lab.recipe
 BASE_TAG=fleetpatch-lab/base:bookworm
 LOG_DIR=${LAB_LOG_DIR:-/var/tmp/fleetpatch-lab-logs}
 
-ALL_IMAGES=(base debian12 debian12-repo postgres)
+ALL_IMAGES=(base debian12 debian12-repo postgres rocky9 al2023 sles15)
 declare -A TAG=(
     [base]=$BASE_TAG
     [debian12]=fleetpatch-lab/debian12:latest
     [debian12-repo]=fleetpatch-lab/debian12-repo:latest
     [postgres]=fleetpatch-lab/postgres:latest
+    [rocky9]=fleetpatch-lab/rocky9:latest
+    [al2023]=fleetpatch-lab/al2023:latest
+    [sles15]=fleetpatch-lab/sles15:latest
 )
 declare -A CMD=(
     [debian12]='["/usr/local/sbin/lab-init"]'
     [debian12-repo]='["/usr/local/sbin/lab-init"]'
     [postgres]='["/usr/local/sbin/pg-init"]'
+    [rocky9]='["/usr/local/sbin/lab-init"]'
+    [al2023]='["/usr/local/sbin/lab-init"]'
+    [sles15]='["/usr/local/sbin/lab-init"]'
 )
-declare -A EXPOSE=([debian12]=22 [debian12-repo]=22 [postgres]=5432)
+declare -A EXPOSE=([debian12]=22 [debian12-repo]=22 [postgres]=5432 [rocky9]=22 [al2023]=22 [sles15]=22)
+# Recipe directories shared by several images: copied into the stage as <dir>/, part of the hash.
+declare -A SHARED=([rocky9]=rpm-common [al2023]=rpm-common [sles15]=rpm-common)
 
 log() { printf '[lab-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -58,6 +67,10 @@ recipe_hash() { # NAME -> hash of everything that defines the image
         cat "$SCRIPT"
         (cd "$RECIPES/$name" && find . -type f | LC_ALL=C sort | while read -r f; do
             echo "== $f"; cat "$f"; done)
+        if [ -n "${SHARED[$name]:-}" ]; then
+            (cd "$RECIPES/${SHARED[$name]}" && find . -type f | LC_ALL=C sort | while read -r f; do
+                echo "== shared $f"; cat "$f"; done)
+        fi
     } | sha256sum | cut -d' ' -f1
 }
 
@@ -118,6 +131,7 @@ build_derived() { # NAME
     WORK=$(mktemp -d /var/tmp/fleetpatch-lab.XXXXXX)
     stage=$WORK/stage
     cp -a "$RECIPES/$name" "$stage"
+    if [ -n "${SHARED[$name]:-}" ]; then cp -a "$RECIPES/${SHARED[$name]}" "$stage/${SHARED[$name]}"; fi
     if [ -x "$stage/make-repo.sh" ]; then
         log "$name: building test packages and repository on the host"
         "$stage/make-repo.sh" "$stage"

@@ -3,6 +3,7 @@
     lab_key          Path of the lab's ed25519 client key (.lab/id_ed25519)
     debian_fleet     3 x fleetpatch-lab/debian12       (list[LabHost], restart unless-stopped)
     repo_fleet       2 x fleetpatch-lab/debian12-repo  (list[LabHost], restart unless-stopped)
+    rpm_fleet        1 x each of fleetpatch-lab/rocky9, al2023, sles15 (list[LabHost], that order)
     postgres_url     SQLAlchemy URL of a fleetpatch-lab/postgres container
     lab_fleet        factory: lab_fleet(image, count, restart_policy=...) -> list[LabHost]
                      (fresh containers for tests that change a host; removed at session end)
@@ -84,6 +85,22 @@ def debian_fleet(lab_key: Path) -> Iterator[list[LabHost]]:
 def repo_fleet(lab_key: Path) -> Iterator[list[LabHost]]:
     hosts = _start(fleet.IMAGE_DEBIAN12_REPO, 2, f"{_SESSION_TAG}-repo", "unless-stopped")
     try:
+        yield hosts
+    finally:
+        fleet.stop_fleet(hosts)
+
+
+@pytest.fixture(scope="session")
+def rpm_fleet(lab_key: Path) -> Iterator[list[LabHost]]:
+    """One host each of rocky9, al2023 and sles15 (in that order)."""
+    hosts: list[LabHost] = []
+    try:
+        for image, tag in (
+            (fleet.IMAGE_ROCKY9, "rocky"),
+            (fleet.IMAGE_AL2023, "al2023"),
+            (fleet.IMAGE_SLES15, "sles"),
+        ):
+            hosts += _start(image, 1, f"{_SESSION_TAG}-{tag}", "unless-stopped")
         yield hosts
     finally:
         fleet.stop_fleet(hosts)

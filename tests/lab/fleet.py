@@ -46,6 +46,9 @@ IMAGE_BASE = "fleetpatch-lab/base:bookworm"
 IMAGE_DEBIAN12 = "fleetpatch-lab/debian12"
 IMAGE_DEBIAN12_REPO = "fleetpatch-lab/debian12-repo"
 IMAGE_POSTGRES = "fleetpatch-lab/postgres"
+IMAGE_ROCKY9 = "fleetpatch-lab/rocky9"
+IMAGE_AL2023 = "fleetpatch-lab/al2023"
+IMAGE_SLES15 = "fleetpatch-lab/sles15"
 
 BUILD_HINT = "run `make lab-images` (tests/lab/ensure-host-deps.sh && tests/lab/build-images.sh)"
 

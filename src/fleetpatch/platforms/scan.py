@@ -9,12 +9,17 @@ from fleetpatch.errors import ParseError, RemoteCommandError, UnsupportedPlatfor
 from fleetpatch.facts import HostFacts, OsInfo
 from fleetpatch.platforms.apt.platform import parse_apt_scan
 from fleetpatch.platforms.detect import detect_from_frames
+from fleetpatch.platforms.dnf.platform import parse_dnf_scan
 from fleetpatch.platforms.framing import Frames, parse_frames
+from fleetpatch.platforms.zypper.platform import parse_zypper_scan
 
 FamilyParser = Callable[..., HostFacts]
 
 FAMILY_PARSERS: dict[str, FamilyParser] = {
     "apt": parse_apt_scan,
+    "dnf": parse_dnf_scan,
+    "yum": parse_dnf_scan,
+    "zypper": parse_zypper_scan,
 }
 
 

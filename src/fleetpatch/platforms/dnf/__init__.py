@@ -1,0 +1,1 @@
+"""dnf/yum platform (RHEL, Rocky, Alma, Oracle, CentOS, Amazon Linux)."""

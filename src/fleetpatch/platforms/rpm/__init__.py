@@ -1,0 +1,1 @@
+"""Helpers shared by the rpm families (dnf/yum, zypper): rpm database, kernels, metadata."""

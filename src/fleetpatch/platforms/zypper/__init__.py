@@ -1,0 +1,1 @@
+"""zypper platform (SLES, openSUSE Leap)."""
