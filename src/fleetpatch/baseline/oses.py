@@ -90,6 +90,13 @@ def _yum(
     )
 
 
+# Red Hat and its rebuilds publish "Moderate" where SSM's value list says "Medium": accept
+# both spellings and let each match the other (docs/baselines.md, "differences").
+_RED_HAT = _yum(
+    ("Critical", "Important", "Medium", "Moderate", "Low"),
+    {"medium": ("medium", "moderate"), "moderate": ("moderate", "medium")},
+)
+
 _APT = OsRow(
     names="apt",
     keys={"PRODUCT": FREE_TEXT, "PRIORITY": _APT_PRIORITIES, "SECTION": FREE_TEXT},
@@ -113,11 +120,11 @@ OS_TABLE: dict[OperatingSystem, OsRow] = {
     OperatingSystem.AMAZON_LINUX_2: _yum(),
     OperatingSystem.AMAZON_LINUX_2022: _AL2023,
     OperatingSystem.AMAZON_LINUX_2023: _AL2023,
-    OperatingSystem.REDHAT_ENTERPRISE_LINUX: _yum(),
-    OperatingSystem.CENTOS: _yum(),
+    OperatingSystem.REDHAT_ENTERPRISE_LINUX: _RED_HAT,
+    OperatingSystem.CENTOS: _RED_HAT,
     OperatingSystem.ORACLE_LINUX: _yum(_ORACLE_SEVERITIES),
-    OperatingSystem.ROCKY_LINUX: _yum(),
-    OperatingSystem.ALMA_LINUX: _yum(),
+    OperatingSystem.ROCKY_LINUX: _RED_HAT,
+    OperatingSystem.ALMA_LINUX: _RED_HAT,
     OperatingSystem.SUSE: OsRow(
         names="zypper",
         keys={

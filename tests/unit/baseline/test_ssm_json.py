@@ -99,7 +99,7 @@ def test_errors_use_ssm_key_paths() -> None:
     assert "rhel.json:ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[1].Values[1]" in (
         message
     )
-    assert "Critical, Important, Medium, Low" in message
+    assert "Critical, Important, Medium, Moderate, Low" in message
 
 
 def test_unknown_ssm_key() -> None:

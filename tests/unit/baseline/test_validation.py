@@ -36,7 +36,7 @@ CASES = [
         "approval_rules[0].filters[0].values[1] (line 6)",
         [
             "'Urgent' is not valid for REDHAT_ENTERPRISE_LINUX",
-            "Critical, Important, Medium, Low, *",
+            "Critical, Important, Medium, Moderate, Low, *",
         ],
         id="bad SEVERITY value",
     ),
