@@ -1,15 +1,16 @@
-"""Version ordering for picking the latest approved version: rpm (yum/dnf/zypper) and dpkg.
+"""Version ordering for picking the latest approved version, per name family.
 
-Small, self-contained implementations of rpm's ``rpmvercmp`` (with ``~`` and ``^``) and dpkg's
-``verrevcmp``. Pure functions; return -1, 0 or 1.
+The orderings themselves live in :mod:`fleetpatch.platforms.versions` (dpkg's ``verrevcmp``,
+rpm's ``rpmvercmp``); this module adapts them to the version strings baselines and facts carry
+(``[epoch:]version[-release]``) and returns -1, 0 or 1.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-_RPM_SEG = re.compile(r"(\d+|[A-Za-z]+|~|\^)")
+from fleetpatch.errors import ParseError
+from fleetpatch.platforms.versions import compare_dpkg, compare_rpm_evr, rpmvercmp
 
 
 def split_evr(evr: str) -> tuple[int, str, str]:
@@ -22,109 +23,29 @@ def split_evr(evr: str) -> tuple[int, str, str]:
     return epoch, version, release
 
 
-def _cmp(a: int | str, b: int | str) -> int:
-    return (a > b) - (a < b)  # type: ignore[operator]
-
-
-def rpmvercmp(a: str, b: str) -> int:
-    """Compare two rpm version (or release) strings like rpm does."""
-    if a == b:
-        return 0
-    sa = [s for s in re.split(r"[^A-Za-z0-9~^]+", a) if s]
-    sb = [s for s in re.split(r"[^A-Za-z0-9~^]+", b) if s]
-    ta = [t for s in sa for t in _RPM_SEG.findall(s)]
-    tb = [t for s in sb for t in _RPM_SEG.findall(s)]
-    i = 0
-    while True:
-        xa = ta[i] if i < len(ta) else None
-        xb = tb[i] if i < len(tb) else None
-        if xa == "~" or xb == "~":
-            if xa != xb:
-                return -1 if xa == "~" else 1
-        elif xa == "^" or xb == "^":
-            if xa != xb:
-                if xa is None:
-                    return -1
-                if xb is None:
-                    return 1
-                return -1 if xa == "^" else 1
-        elif xa is None or xb is None:
-            if xa is None and xb is None:
-                return 0
-            return -1 if xa is None else 1
-        else:
-            da, db = xa.isdigit(), xb.isdigit()
-            if da != db:
-                return 1 if da else -1
-            c = _cmp(int(xa), int(xb)) if da else _cmp(xa, xb)
-            if c:
-                return c
-        i += 1
+def _sign(value: int) -> int:
+    return (value > 0) - (value < 0)
 
 
 def rpm_evr_cmp(a: str, b: str) -> int:
-    """Compare two ``[epoch:]version-release`` strings."""
-    ea, va, ra = split_evr(a)
-    eb, vb, rb = split_evr(b)
-    return _cmp(ea, eb) or rpmvercmp(va, vb) or rpmvercmp(ra, rb)
-
-
-def _dpkg_order(c: str) -> int:
-    if c == "~":
-        return -1
-    if c.isdigit():
-        return 0
-    if c.isalpha():
-        return ord(c)
-    return ord(c) + 256
-
-
-def _verrevcmp(a: str, b: str) -> int:
-    i = j = 0
-    while i < len(a) or j < len(b):
-        first_diff = 0
-        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
-            ac = _dpkg_order(a[i]) if i < len(a) else 0
-            bc = _dpkg_order(b[j]) if j < len(b) else 0
-            if ac != bc:
-                return 1 if ac > bc else -1
-            i += 1
-            j += 1
-        while i < len(a) and a[i] == "0":
-            i += 1
-        while j < len(b) and b[j] == "0":
-            j += 1
-        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
-            if not first_diff:
-                first_diff = _cmp(a[i], b[j])
-            i += 1
-            j += 1
-        if i < len(a) and a[i].isdigit():
-            return 1
-        if j < len(b) and b[j].isdigit():
-            return -1
-        if first_diff:
-            return first_diff
-    return 0
+    """Compare two ``[epoch:]version-release`` strings like rpm."""
+    return _sign(compare_rpm_evr(split_evr(a), split_evr(b)))
 
 
 def dpkg_version_cmp(a: str, b: str) -> int:
-    """Compare two Debian versions ``[epoch:]upstream[-revision]``."""
-    ea, _, ra = a.partition(":") if ":" in a else ("0", "", a)
-    eb, _, rb = b.partition(":") if ":" in b else ("0", "", b)
-    c = _cmp(int(ea or 0), int(eb or 0))
-    if c:
-        return c
-    ua, _, va = ra.rpartition("-") if "-" in ra else (ra, "", "")
-    ub, _, vb = rb.rpartition("-") if "-" in rb else (rb, "", "")
-    return _verrevcmp(ua, ub) or _verrevcmp(va, vb)
+    """Compare two Debian versions ``[epoch:]upstream[-revision]`` like dpkg; a malformed one
+    (which no package manager prints) falls back to rpm-style segment ordering."""
+    try:
+        return _sign(compare_dpkg(a, b))
+    except ParseError:
+        return _sign(rpmvercmp(a, b))
 
 
 def plain_cmp(a: str, b: str) -> int:
     """Fallback ordering (Windows revisions, macOS): numeric when both are numbers."""
     if a.isdigit() and b.isdigit():
-        return _cmp(int(a), int(b))
-    return rpmvercmp(a, b)
+        return _sign(int(a) - int(b))
+    return _sign(rpmvercmp(a, b))
 
 
 def version_cmp_for(family: str) -> Callable[[str, str], int]:

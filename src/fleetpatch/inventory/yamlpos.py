@@ -69,20 +69,30 @@ _Loader.add_constructor("!vault", _construct_vault)
 _Loader.add_constructor("!unsafe", _construct_unsafe)
 
 
-def read_text_file(path: Path, source: str) -> str:
-    """Read an inventory file as UTF-8. Raises InputError if it is missing or unreadable."""
+def read_text_file(path: Path, source: str, *, kind: str = "inventory") -> str:
+    """Read a ``kind`` file (inventory, playbook, ...) as UTF-8.
+
+    Raises:
+        InputError: it is missing, a directory, not UTF-8 or unreadable.
+    """
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError("inventory file not found", path=source) from None
+        raise InputError(f"{kind} file not found", path=source) from None
     except IsADirectoryError:
-        raise InputError("is a directory, expected an inventory file", path=source) from None
+        raise InputError(
+            f"is a directory, expected {_article(kind)} {kind} file", path=source
+        ) from None
     except UnicodeDecodeError as exc:
         raise InputError(
             f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=source
         ) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path=source) from None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def load_yaml(text: str, source: str) -> PositionedYaml:

@@ -18,7 +18,7 @@ from fleetpatch.baseline.override import load_install_override
 from fleetpatch.baseline.predefined import list_predefined
 from fleetpatch.errors import InputError
 from fleetpatch.inventory.explain import explain_validation_error, format_key_path
-from fleetpatch.inventory.yamlpos import KeyPath, PositionedYaml, load_yaml
+from fleetpatch.inventory.yamlpos import KeyPath, PositionedYaml, load_yaml, read_text_file
 from fleetpatch.playbook.model import Playbook, PlaybookFile
 
 _REQUIRED = "name, inventory, operation (and for an install, targets)"
@@ -196,15 +196,4 @@ def _raise_first(doc: PositionedYaml, problems: list[Problem]) -> None:
 
 
 def _read(path: Path, source: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("playbook file not found", path=source) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a playbook file", path=source) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=source
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path=source) from None
+    return read_text_file(path, source, kind="playbook")
