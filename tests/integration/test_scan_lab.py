@@ -136,3 +136,69 @@ def test_sudo_users(lab_fleet: Any, lab_files: Any, tmp_path: Path) -> None:
             assert entry["failure"]["kind"] == "sudo"
             assert expect in entry["failure"]["message"]
         assert "labpass" not in proc.stdout + proc.stderr
+
+
+def test_patch_group_selects_the_baseline_and_facts_evaluate_offline(
+    repo_fleet: list[LabHost], lab_files: Any, tmp_path: Path
+) -> None:
+    """The lab hosts carry `Patch Group: lab`; the mapping sends that group to a baseline
+    that BLOCKs fp-alpha and rates required/important patches CRITICAL."""
+    files = lab_files(repo_fleet[:1], tmp_path)
+    (tmp_path / "lab-baseline.yaml").write_text(
+        "name: lab-critical\n"
+        "operating_system: DEBIAN\n"
+        "approval_rules:\n"
+        "  - filters: [{key: PRIORITY, values: [Required, Important]}]\n"
+        "    compliance_level: CRITICAL\n"
+        "  - filters: [{key: PRIORITY, values: [Standard, Optional, Extra]}]\n"
+        "    compliance_level: LOW\n"
+        "rejected_patches: [fp-alpha]\n"
+        "rejected_patches_action: BLOCK\n"
+    )
+    (tmp_path / "groups.yaml").write_text("patch_groups:\n  lab:\n    DEBIAN: lab-baseline.yaml\n")
+    facts_dir = tmp_path / "facts"
+    proc = fleetpatch(
+        [
+            "scan",
+            "-i",
+            files.inventory,
+            "--patch-groups",
+            tmp_path / "groups.yaml",
+            "--format",
+            "json",
+            "--save-facts",
+            facts_dir,
+        ],
+        store=tmp_path / "s.db",
+    )
+    assert proc.returncode == 1, proc.stderr
+    host = json.loads(proc.stdout)["hosts"][0]
+    assert host["baseline"] == "lab-critical"
+    patches = {p["id"]: p for p in host["patches"]}
+    assert "fp-alpha" not in {i for i, p in patches.items() if p["state"] == "MISSING"}
+    # fp-delta: priority required -> rule 0 -> CRITICAL; fp-epoch: extra -> rule 1 -> LOW
+    assert patches["fp-delta"]["compliance_level"] == "CRITICAL"
+    assert patches["fp-epoch"]["compliance_level"] == "LOW"
+    assert host["overall_severity"] == "CRITICAL"
+    # the same verdict offline, from the saved facts, without any connection
+    offline = fleetpatch(
+        [
+            "baseline",
+            "evaluate",
+            "--baseline",
+            tmp_path / "lab-baseline.yaml",
+            "--facts",
+            facts_dir / f"{repo_fleet[0].name}.json",
+            "--format",
+            "json",
+        ],
+        store=tmp_path / "s.db",
+    )
+    assert offline.returncode == 1, offline.stderr
+    verdict = json.loads(offline.stdout)
+    text = json.dumps(verdict)
+    assert "fp-delta" in text and "CRITICAL" in text
+    missing_offline = {
+        i["id"] for i in verdict.get("items", verdict.get("patches", [])) if i["state"] == "MISSING"
+    }
+    assert missing_offline == {i for i, p in patches.items() if p["state"] == "MISSING"}
