@@ -34,7 +34,7 @@ from fleetpatch.errors import InputError
 
 app = typer.Typer(
     help="Patch baselines: validate, show, import/export SSM JSON, evaluate host facts.",
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     no_args_is_help=True,
 )
 
@@ -89,7 +89,7 @@ def validate(
     Checks keys and values against the baseline's operating system and SSM's limits.
     Approved/rejected entries are checked against the OS family's patch name formats.
 
-    [bold]Examples:[/bold]
+    Examples:
 
         fleetpatch baseline validate baselines/web-security.yaml
 
@@ -108,7 +108,7 @@ def show(
 ) -> None:
     """Print a baseline (predefined or from a file) as YAML in fleetpatch's format.
 
-    [bold]Examples:[/bold]
+    Examples:
 
         fleetpatch baseline show AWS-UbuntuDefaultPatchBaseline
 
@@ -131,7 +131,7 @@ def import_ssm_cmd(
 ) -> None:
     """Convert the output of [italic]aws ssm get-patch-baseline[/italic] to a YAML baseline.
 
-    [bold]Examples:[/bold]
+    Examples:
 
         aws ssm get-patch-baseline --baseline-id pb-0123456789abcdef0 > web.json
 
@@ -163,7 +163,7 @@ def export_ssm_cmd(
 ) -> None:
     """Print a baseline in SSM's JSON shape (as get-patch-baseline prints it).
 
-    [bold]Examples:[/bold]
+    Examples:
 
         fleetpatch baseline export-ssm baselines/web-security.yaml
 
@@ -243,7 +243,7 @@ def evaluate(
     Prints every patch's state, the rule or list entry that decided it, and the host summary.
     Exit code: 0 compliant, 1 non-compliant, 2 bad input.
 
-    [bold]Examples:[/bold]
+    Examples:
 
         fleetpatch baseline evaluate --baseline AWS-DebianDefaultPatchBaseline --facts web1.json
 
@@ -269,7 +269,7 @@ def evaluate(
 def list_cmd() -> None:
     """List the predefined baselines with their operating system.
 
-    [bold]Examples:[/bold]
+    Examples:
 
         fleetpatch baseline list
 
