@@ -110,7 +110,12 @@ async def start_server(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await proc.communicate(data.encode())
+        try:
+            out, err = await proc.communicate(data.encode())
+        finally:
+            if proc.returncode is None:  # cancelled (client gone): reap it, leave nothing
+                proc.kill()
+                await proc.wait()
         process.stdout.write(out.decode("utf-8", "replace"))
         process.stderr.write(err.decode("utf-8", "replace"))
         process.exit(proc.returncode or 0)
