@@ -101,9 +101,7 @@ def parse_frames(text: str) -> Frames:
             current, body = parts[1], []
         elif verb == "END" and len(parts) == 3:
             if current != parts[1]:
-                raise ParseError(
-                    f"line {lineno}: expected END {current!r}, got END {parts[1]!r}"
-                )
+                raise ParseError(f"line {lineno}: expected END {current!r}, got END {parts[1]!r}")
             if body and body[-1] == "":
                 body.pop()
             sections[current] = Section(current, "\n".join(body), _int(parts[2], lineno))

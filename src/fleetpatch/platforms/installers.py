@@ -41,6 +41,9 @@ class FamilyInstaller(Protocol):
 # family -> "module:Class"; imported on first use so a scan never loads install code
 _INSTALLERS = {
     "apt": "fleetpatch.platforms.apt.install:AptInstaller",
+    "dnf": "fleetpatch.platforms.dnf.installer:DnfInstaller",
+    "yum": "fleetpatch.platforms.dnf.installer:YumInstaller",
+    "zypper": "fleetpatch.platforms.zypper.installer:ZypperInstaller",
 }
 
 

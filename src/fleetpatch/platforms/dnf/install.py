@@ -51,17 +51,26 @@ def dnf_install_script(
     cache_only: bool = False,
     lock_retries: int = 6,
     lock_wait_seconds: int = 10,
+    simulate: bool = False,
+    reboot_check: bool = False,
 ) -> str:
     """The install script for ``targets`` (exact NEVRAs) and/or ``advisories`` (ids).
 
     With ``advisories`` and no explicit targets, dnf picks the advisories' packages; pass the
     targets anyway (from the scan) so the result has a verdict per package.
 
+    ``simulate`` replaces the install by dnf's own simulation of the same NEVRAs
+    (``TOOL -C --assumeno upgrade``, section ``dnf.simulate``; not with ``advisories``);
+    ``reboot_check`` adds the scan's ``dnf.needs_restarting`` and ``dnf.kernels`` sections at
+    the end. Both are used by :class:`fleetpatch.platforms.dnf.installer.DnfInstaller`.
+
     Raises:
         InputError: nothing to install, or a name/version/advisory outside the rpm grammar.
     """
     if not targets and not advisories:
         raise InputError("nothing to install: give packages or advisories")
+    if simulate and advisories:
+        raise InputError("simulate takes exact packages, not advisories")
     # By advisory: dnf picks the advisories' packages; the targets only get verdicts.
     nevras = [] if advisories else [t.nevra for t in targets]
     options = ["-C"] if cache_only else []
@@ -75,6 +84,8 @@ def dnf_install_script(
         verify_qf=VERIFY_QF,
         lock_retries=int(lock_retries),
         lock_wait=int(lock_wait_seconds),
+        simulate=bool(simulate),
+        reboot_check=bool(reboot_check),
     )
 
 

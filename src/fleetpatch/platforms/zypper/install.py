@@ -73,21 +73,52 @@ def zypper_install_script(
     lock_timeout_seconds: int = 30,
     lock_retries: int = 4,
     lock_wait_seconds: int = 10,
+    items: Sequence[PackageTarget] = (),
+    simulate: bool = False,
+    reboot_check: bool = False,
 ) -> str:
     """The install script for ``patches`` (ids) or, without patches, ``packages`` (updated to
     their newest version: ``zypper update NAME``). When installing patches, ``packages`` are
     the packages they touch (from the scan), only used for per-package verdicts.
 
+    ``items`` (instead of patches/packages; used by
+    :class:`fleetpatch.platforms.zypper.installer.ZypperInstaller`): names whose kind zypper
+    decides on the host: ``patch:NAME`` when it knows a patch of that name, else the exact
+    package ``NAME.ARCH=VERSION``; one ``zypper install`` of them all, preceded by zypper's
+    own ``--dry-run`` of the same request (``zypper.simulate``, XML). ``simulate`` stops after
+    the simulation (nothing is changed). ``reboot_check`` adds the scan's
+    ``zypper.needs_rebooting`` and ``zypper.kernels`` sections at the end.
+
     Raises:
         InputError: nothing to install, or a name outside the rpm grammar.
     """
-    if not patches and not packages:
-        raise InputError("nothing to install: give patches or packages")
-    for p in packages:  # versions are not in the script, but must still be sane
+    if not patches and not packages and not items:
+        raise InputError("nothing to install: give patches, packages or items")
+    if items and (patches or packages):
+        raise InputError("give items, or patches/packages, not both")
+    if simulate and not items:
+        raise InputError("simulate needs items")
+    for p in [*packages, *items]:  # versions must be sane even where not in the script
         validated(p.version, "rpm")
     options = ["--no-refresh"]
-    if include_reboot_patches and patches:
+    if include_reboot_patches and (patches or items):
         options.insert(0, "--non-interactive-include-reboot-patches")
+    if items:
+        names = list(dict.fromkeys(i.name for i in items))
+        return render(
+            "zypper/templates/install.sh.j2",
+            options=options,
+            patches=names,
+            packages=[],
+            items=[{"name": i.name, "arch": i.arch, "version": i.version} for i in items],
+            names=sorted(names),
+            verify_qf=VERIFY_QF,
+            lock_timeout=int(lock_timeout_seconds),
+            lock_retries=int(lock_retries),
+            lock_wait=int(lock_wait_seconds),
+            simulate=bool(simulate),
+            reboot_check=bool(reboot_check),
+        )
     return render(
         "zypper/templates/install.sh.j2",
         options=options,
