@@ -328,30 +328,43 @@ def apply_install_outcome(
 ) -> HostCompliance:
     """Mark what an Install run did: ``failed`` maps a patch (``id`` or ``id.arch``) to the
     package manager's message -> FAILED; ``pending_reboot`` patches -> INSTALLED_PENDING_REBOOT.
-    Only MISSING items can fail; MISSING or INSTALLED items can be pending a reboot."""
+
+    Only MISSING items can fail. A patch this install put in place is pending a reboot whatever
+    the rescan now calls it (MISSING, INSTALLED, or INSTALLED_OTHER: an installed rpm carries no
+    advisory, so rules no longer see it); a pending patch the rescan no longer lists at all (an
+    applied zypper patch) gets an item of its own."""
     c = compliance.counts
     asu_nc = (
         c.available_security_update > 0
         and c.security_non_compliant + c.other_non_compliant
         > sum(1 for i in compliance.items if i.state in NON_COMPLIANT_STATES)
     )
+    pending_states = (PatchState.MISSING, PatchState.INSTALLED, PatchState.INSTALLED_OTHER)
     out: list[PatchItem] = []
+    seen: set[str] = set()
     for item in compliance.items:
         keys = (item.id, f"{item.id}.{item.arch}") if item.arch else (item.id,)
         fail = next((failed[k] for k in keys if k in failed), None)
         if fail is not None and item.state is PatchState.MISSING:
             item = item.model_copy(update={"state": PatchState.FAILED, "message": fail})
-        elif any(k in pending_reboot for k in keys) and item.state in (
-            PatchState.MISSING,
-            PatchState.INSTALLED,
-        ):
+        elif any(k in pending_reboot for k in keys) and item.state in pending_states:
+            seen.update(k for k in keys if k in pending_reboot)
             item = item.model_copy(
                 update={
                     "state": PatchState.INSTALLED_PENDING_REBOOT,
                     "installed_version": item.candidate_version or item.installed_version,
+                    "reason": item.reason or "installed by this run; reboot pending",
                 }
             )
         out.append(item)
+    for patch in sorted(pending_reboot - seen):
+        out.append(
+            PatchItem(
+                id=patch,
+                state=PatchState.INSTALLED_PENDING_REBOOT,
+                reason="installed by this run; reboot pending",
+            )
+        )
     return rollup(
         compliance.baseline, out, not_applicable=c.not_applicable, asu_non_compliant=asu_nc
     )
