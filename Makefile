@@ -41,5 +41,8 @@ lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
+bench: install
+	benchmarks/run.sh $(BENCH_ARGS)
+
 clean-lab:
 	$(BIN)/python tests/lab/fleet.py down --prefix demo || true
