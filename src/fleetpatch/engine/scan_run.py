@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from fleetpatch.compliance import PatchState
 from fleetpatch.engine.pipeline import ScanContext, scan_host, utcnow
 from fleetpatch.engine.runner import run_hosts
 from fleetpatch.inventory.model import Host
@@ -59,8 +60,8 @@ async def scan_hosts(
     finished: dict[str, HostResult] = {}
 
     def collect(result: HostResult) -> None:
-        finished[result.host] = result
-        on_result(result)
+        on_result(result)  # the store (and --save-facts) get the whole result
+        finished[result.host] = slim_result(result)
 
     cancelled = False
     started = utcnow()
@@ -78,6 +79,21 @@ async def scan_hosts(
             on_result(result)
         ordered.append(result)
     return ordered, cancelled
+
+
+def slim_result(result: HostResult) -> HostResult:
+    """What the run keeps of a host once the store has it: what the report shows. The
+    installed-package list and the INSTALLED_OTHER items (thousands per host, ~0.7 MB) go; the
+    counts, states and non-compliant items stay. Keeps a 10,000-host run's memory bounded."""
+    update: dict[str, object] = {}
+    if result.facts is not None and result.facts.installed:
+        update["facts"] = result.facts.model_copy(update={"installed": ()})
+    compliance = result.compliance
+    if compliance is not None:
+        kept = tuple(i for i in compliance.items if i.state is not PatchState.INSTALLED_OTHER)
+        if len(kept) != len(compliance.items):
+            update["compliance"] = compliance.model_copy(update={"items": kept})
+    return result.model_copy(update=update) if update else result
 
 
 def cancelled_result(host: Host, started: datetime) -> HostResult:

@@ -426,7 +426,11 @@ def parse_security_versions(text: str) -> dict[str, tuple[str, ...]]:
                 f"apt.security_versions line {lineno}: expected 'name<TAB>version', got {line!r}"
             )
         found.setdefault(fields[0], set()).add(fields[1])
-    return {name: tuple(sorted(v, key=dpkg_sort_key)) for name, v in sorted(found.items())}
+    # most names have one version: sort only where there is something to order
+    return {
+        name: (next(iter(v)),) if len(v) == 1 else tuple(sorted(v, key=dpkg_sort_key))
+        for name, v in sorted(found.items())
+    }
 
 
 # ---------------------------------------------------------------------------------------------
