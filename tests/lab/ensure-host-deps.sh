@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install on the controller (Debian 12, root) what building and using the lab
 # needs, only if missing: mmdebstrap, apt-utils (apt-ftparchive; dpkg-deb comes
-# with dpkg), openssh-client (ssh, ssh-keygen), debian-archive-keyring.
+# with dpkg), openssh-client (ssh, ssh-keygen), openssh-server (its sshd binary for
+# the benchmark smoke test; the service is never started), debian-archive-keyring.
 # `apt-get update` runs only when something is missing; its failures for
 # unreachable third-party sources are tolerated (the install step decides).
 set -eu
@@ -19,6 +20,8 @@ want() { # package [command]
 want mmdebstrap mmdebstrap
 want apt-utils apt-ftparchive
 want openssh-client ssh
+# the benchmark smoke test runs its own sshd binary (never the system service)
+want openssh-server sshd
 want debian-archive-keyring
 # mmdebstrap (root mode) uses these; they are normally present already.
 want mount mount
@@ -40,6 +43,16 @@ echo "ensure-host-deps: installing:$need"
 # Unreachable extra sources make `apt-get update` exit 100 while the Debian
 # lists are still refreshed: do not stop here, let the install decide.
 apt-get update -q || echo "ensure-host-deps: apt-get update reported errors (continuing)" >&2
+# Maintainer scripts must not start services on the controller (openssh-server would start
+# the system sshd): a temporary policy-rc.d says no, unless the machine has one of its own.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy=yes
+fi
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $need
+apt-get install -y -q --no-install-recommends $need || status=$?
+[ -n "$policy" ] && rm -f /usr/sbin/policy-rc.d
+[ "${status:-0}" = 0 ] || exit "$status"
 echo "ensure-host-deps: done"
