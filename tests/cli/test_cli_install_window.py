@@ -41,3 +41,27 @@ def test_bad_batch_size_is_bad_input(tmp_path: Path) -> None:
     proc = fleetpatch(["install", "-i", inventory, "--batch", "150%"], store=tmp_path / "s.db")
     assert proc.returncode == 2
     assert "150%" in proc.stderr
+
+
+def test_a_scan_playbook_runs_a_scan(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text("hosts:\n  a: {address: 127.0.0.1, port: 1}\n")
+    playbook = tmp_path / "scan.yaml"
+    playbook.write_text(
+        "name: nightly scan\ninventory: inv.yaml\noperation: scan\nconcurrency: 5\n"
+        "baseline: AWS-DebianDefaultPatchBaseline\n"
+    )
+    proc = fleetpatch(["run", playbook, "--format", "json"], store=tmp_path / "s.db")
+    assert proc.returncode == 3, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["run"]["operation"] == "scan"
+    assert doc["hosts"][0]["failure"]["kind"] == "unreachable"
+
+
+def test_a_bad_playbook_names_file_and_line(tmp_path: Path) -> None:
+    playbook = tmp_path / "bad.yaml"
+    playbook.write_text("name: x\ninventory: inv.yaml\noperation: upgrade\n")
+    proc = fleetpatch(["run", playbook], store=tmp_path / "s.db")
+    assert proc.returncode == 2
+    assert "bad.yaml:3" in proc.stderr and "operation" in proc.stderr
+    assert not (tmp_path / "s.db").exists()

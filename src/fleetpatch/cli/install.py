@@ -173,8 +173,8 @@ def run(
       fleetpatch run --resume 20261122T031500123Z-8f3ab2c1d4
     """
     with input_errors():
-        db = open_store(store)
         if resume is not None:
+            db = open_store(store)
             prepared, finished = load_for_resume(db, resume)
             _go(
                 prepared,
@@ -205,6 +205,7 @@ def run(
             return
         request = request_from_playbook(book, dry_run=dry_run)
         prepared = prepare(request)
+        db = open_store(store)  # only once every input is known to be good
     _go(prepared, db, output_format=output_format, quiet=quiet)
 
 
