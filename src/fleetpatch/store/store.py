@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import case, func, select, true, update
+from sqlalchemy import and_, case, func, select, true, update
 from sqlalchemy.engine import Connection, Engine
 
 from fleetpatch.compliance import ComplianceLevel, ComplianceStatus
@@ -214,20 +214,7 @@ class Store:
         shows as failed). Earlier results stay in the store untouched.
         """
         condition = true() if include_failed else host_results.c.compliance_status.is_not(None)
-        ranked = (
-            select(
-                host_results.c.id,
-                func.row_number()
-                .over(
-                    partition_by=host_results.c.host,
-                    order_by=(host_results.c.finished_at.desc(), host_results.c.id.desc()),
-                )
-                .label("rank"),
-            )
-            .where(condition)
-            .subquery()
-        )
-        latest = select(ranked.c.id).where(ranked.c.rank == 1)
+        latest = _latest_per_host(condition)
         with self._engine.connect() as conn:
             found = load_host_results(conn, host_results.c.id.in_(latest), with_facts=with_facts)
         return sorted(found, key=lambda result: result.host)
@@ -237,24 +224,13 @@ class Store:
         host -> (boot identity after that install, the patches installed). A scan of such a
         host in the same boot keeps those patches INSTALLED_PENDING_REBOOT, as SSM does."""
         installs = select(runs.c.id).where(runs.c.operation == "install")
-        ranked = (
-            select(
-                host_results.c.id,
-                func.row_number()
-                .over(
-                    partition_by=host_results.c.host,
-                    order_by=(host_results.c.finished_at.desc(), host_results.c.id.desc()),
-                )
-                .label("rank"),
-            )
-            .where(
+        latest = _latest_per_host(
+            and_(
                 host_results.c.run_id.in_(installs),
                 host_results.c.install_summary.is_not(None),
                 host_results.c.host.in_(list(hosts)),
             )
-            .subquery()
         )
-        latest = select(ranked.c.id).where(ranked.c.rank == 1)
         with self._engine.connect() as conn:
             found = load_host_results(conn, host_results.c.id.in_(latest), with_facts=True)
         pending: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -344,6 +320,24 @@ class _WriteTransaction:
         finally:
             self._conn.close()
             self._conn = None
+
+
+def _latest_per_host(condition: Any) -> Any:
+    """The id of each host's newest result among those matching ``condition``."""
+    ranked = (
+        select(
+            host_results.c.id,
+            func.row_number()
+            .over(
+                partition_by=host_results.c.host,
+                order_by=(host_results.c.finished_at.desc(), host_results.c.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(condition)
+        .subquery()
+    )
+    return select(ranked.c.id).where(ranked.c.rank == 1)
 
 
 def _count_if(condition: Any) -> Any:
