@@ -28,7 +28,7 @@ from fleetpatch.inventory.loader import load_inventory
 from fleetpatch.inventory.model import Host
 from fleetpatch.inventory.targets import select_hosts
 from fleetpatch.report.exit_codes import exit_code_for
-from fleetpatch.report.json_report import build_report
+from fleetpatch.report.json_report import write_report_json
 from fleetpatch.report.table import render_run_table
 from fleetpatch.results import HostResult, RunResult
 from fleetpatch.store import Store, new_run_id, open_store
@@ -190,11 +190,11 @@ class _StoreSink:
 
 def emit_report(run: RunResult, *, output_format: str, output: Path | None, verbose: bool) -> None:
     if output_format == "json":
-        text = build_report(run).model_dump_json(indent=2)
         if output is not None:
-            output.write_text(text + "\n")
+            with output.open("w") as fh:
+                write_report_json(run, fh)
         else:
-            typer.echo(text)
+            write_report_json(run, sys.stdout)
         return
     if output is not None:
         with output.open("w") as fh:

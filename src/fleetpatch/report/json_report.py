@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, TextIO
 
 from fleetpatch.compliance import ComplianceLevel, HostCompliance, PatchItem, PatchState
 from fleetpatch.report import models as m
@@ -36,6 +36,27 @@ def report_json_schema() -> dict[str, Any]:
 
 def build_report(run: RunResult, *, include_installed_other: bool = False) -> m.ReportDocument:
     hosts = [_host(h, include_installed_other) for h in run.hosts]
+    return _document(run, hosts)
+
+
+def write_report_json(
+    run: RunResult, out: TextIO, *, include_installed_other: bool = False
+) -> None:
+    """Write the report document of ``run`` to ``out``, one host at a time: the same document
+    :func:`build_report` gives, without holding every host's report model at once (a
+    10,000-host report is ~300 MB of JSON)."""
+    head = _document(run, []).model_dump_json(indent=2)
+    closing = '"hosts": []\n}'
+    if not head.endswith(closing):  # pragma: no cover - the model's last field is hosts
+        raise AssertionError("report document layout changed: hosts must come last")
+    out.write(head[: -len(closing)] + '"hosts": [')
+    for index, result in enumerate(run.hosts):
+        text = _host(result, include_installed_other).model_dump_json(indent=2)
+        out.write(("," if index else "") + "\n    " + text.replace("\n", "\n    "))
+    out.write("\n  ]\n}\n" if run.hosts else "]\n}\n")
+
+
+def _document(run: RunResult, hosts: list[m.ReportHost]) -> m.ReportDocument:
     return m.ReportDocument(
         schema_version=m.REPORT_SCHEMA_VERSION,
         run=m.ReportRun(

@@ -88,3 +88,30 @@ def test_unknown_fields_are_rejected_by_the_schema() -> None:
 @given(run=run_results())
 def test_every_report_validates(run: RunResult) -> None:
     _validate(run_to_report(run, include_installed_other=True))
+
+
+@settings(max_examples=30, deadline=None)
+@given(run_results())
+def test_streamed_report_is_the_same_document(run: RunResult) -> None:
+    import io
+    import json
+
+    from fleetpatch.report.json_report import write_report_json
+
+    out = io.StringIO()
+    write_report_json(run, out)
+    assert json.loads(out.getvalue()) == run_to_report(run)
+
+
+def test_streamed_report_of_a_realistic_run() -> None:
+    import io
+    import json
+
+    from fleetpatch.report.json_report import write_report_json
+
+    run = mixed_run()
+    out = io.StringIO()
+    write_report_json(run, out)
+    document = json.loads(out.getvalue())
+    assert document == run_to_report(run)
+    _validate(document)
