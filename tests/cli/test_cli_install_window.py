@@ -65,3 +65,28 @@ def test_a_bad_playbook_names_file_and_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "bad.yaml:3" in proc.stderr and "operation" in proc.stderr
     assert not (tmp_path / "s.db").exists()
+
+
+def test_scan_playbook_timeouts_apply(tmp_path: Path) -> None:
+    import socket
+
+    silent = socket.socket()  # accepts TCP, never speaks SSH
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    try:
+        (tmp_path / "inv.yaml").write_text(
+            "defaults: {connection: {connect_timeout: 120}}\n"
+            f"hosts:\n  quiet: {{address: 127.0.0.1, port: {silent.getsockname()[1]}}}\n"
+        )
+        playbook = tmp_path / "scan.yaml"
+        playbook.write_text(
+            "name: s\ninventory: inv.yaml\noperation: scan\ntimeouts: {connect: 1s}\n"
+        )
+        proc = fleetpatch(
+            ["run", playbook, "--format", "json"], store=tmp_path / "s.db", timeout=60
+        )
+    finally:
+        silent.close()
+    assert proc.returncode == 3, proc.stderr
+    failure = json.loads(proc.stdout)["hosts"][0]["failure"]
+    assert failure["kind"] == "unreachable" and "timed out" in failure["message"]

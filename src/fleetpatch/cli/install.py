@@ -201,6 +201,8 @@ def run(
                 store=store,
                 output_format=output_format,
                 quiet=quiet,
+                connect_timeout=book.timeouts.connect,
+                command_timeout=book.timeouts.command,
             )
             return
         request = request_from_playbook(book, dry_run=dry_run)

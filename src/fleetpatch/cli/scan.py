@@ -20,7 +20,7 @@ from fleetpatch.cli.common import (
     stderr_console,
 )
 from fleetpatch.cli.inventory import InventoryOpt, RefreshInventoryOpt, TargetOpt
-from fleetpatch.engine.context import build_scan_context, load_baseline_choice
+from fleetpatch.engine.context import build_scan_context, load_baseline_choice, with_timeouts
 from fleetpatch.engine.pipeline import ScanContext, utcnow
 from fleetpatch.engine.progress import RunProgress
 from fleetpatch.engine.scan_run import BufferedRecorder, make_run, scan_hosts
@@ -83,6 +83,14 @@ def scan(
         typer.Option("--save-facts", help="Write each host's collected facts (JSON) here."),
     ] = None,
     refresh_inventory: RefreshInventoryOpt = False,
+    connect_timeout: Annotated[
+        float | None,
+        typer.Option("--connect-timeout", min=0.1, help="Seconds; overrides the inventory."),
+    ] = None,
+    command_timeout: Annotated[
+        float | None,
+        typer.Option("--command-timeout", min=0.1, help="Seconds; overrides the inventory."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every non-compliant patch.")
@@ -108,7 +116,10 @@ def scan(
         raise typer.BadParameter("--format must be table or json")
     with input_errors():
         inv = load_inventory(inventory, refresh_inventory=refresh_inventory)
-        hosts = select_hosts(inv, target or [])
+        hosts = [
+            with_timeouts(h, connect=connect_timeout, command=command_timeout)
+            for h in select_hosts(inv, target or [])
+        ]
         choose = load_baseline_choice(baselines=baseline or (), patch_groups=patch_groups)
         ctx = build_scan_context(
             inv, choose=choose, accept_new_host_keys=accept_new_host_keys, refresh=refresh

@@ -71,3 +71,15 @@ def build_scan_context(
     return ScanContext(
         connector=connector, script=scan_script(refresh=refresh), choose_baseline=choose
     )
+
+
+def with_timeouts(host: Host, *, connect: float | None, command: float | None) -> Host:
+    """``host`` with its connect and command timeouts replaced where given."""
+    updates: dict[str, float] = {}
+    if connect:
+        updates["connect_timeout"] = connect
+    if command:
+        updates["command_timeout"] = command
+    if not updates:
+        return host
+    return host.model_copy(update={"connection": host.connection.model_copy(update=updates)})

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetpatch.baseline.override import InstallOverrideList, load_install_override
-from fleetpatch.engine.context import build_scan_context, load_baseline_choice
+from fleetpatch.engine.context import build_scan_context, load_baseline_choice, with_timeouts
 from fleetpatch.engine.install import Hooks, InstallContext, RebootOption
 from fleetpatch.engine.pipeline import utcnow
 from fleetpatch.engine.rollout import (
@@ -151,14 +151,7 @@ def prepare(
 
 
 def _with_timeouts(host: Host, request: RolloutRequest) -> Host:
-    updates: dict[str, float] = {}
-    if request.connect_timeout:
-        updates["connect_timeout"] = request.connect_timeout
-    if request.command_timeout:
-        updates["command_timeout"] = request.command_timeout
-    if not updates:
-        return host
-    return host.model_copy(update={"connection": host.connection.model_copy(update=updates)})
+    return with_timeouts(host, connect=request.connect_timeout, command=request.command_timeout)
 
 
 @dataclass
