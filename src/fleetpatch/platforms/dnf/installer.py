@@ -45,7 +45,7 @@ from fleetpatch.platforms.dnf.parsers import parse_needs_restarting
 from fleetpatch.platforms.dnf.transaction import DnfTransaction, parse_dnf_transaction
 from fleetpatch.platforms.framing import Frames, parse_frames
 from fleetpatch.platforms.installers import InstallOutcome
-from fleetpatch.platforms.rpm.install import PackageTarget, parse_verify
+from fleetpatch.platforms.rpm.install import PackageTarget, parse_verify, unique_targets
 from fleetpatch.platforms.rpm.parsers import KERNEL_NAMES, compare_evr, parse_rpm_kernels
 
 SIMULATE_RC = frozenset({0, 1})  # 1: answered "no" (--assumeno) or a dnf error
@@ -91,17 +91,7 @@ def package_target(p: results.PlannedPackage) -> PackageTarget:
 
 
 def _targets(packages: Sequence[results.PlannedPackage]) -> list[PackageTarget]:
-    if isinstance(packages, str | bytes):
-        raise InputError("packages must be a sequence of PlannedPackage, got a string")
-    targets = list(dict.fromkeys(package_target(p) for p in packages))
-    if not targets:
-        raise InputError("no package to install")
-    seen: set[tuple[str, str]] = set()
-    for t in targets:
-        if (t.name, t.arch) in seen:
-            raise InputError(f"{t.name}.{t.arch} is requested at two versions")
-        seen.add((t.name, t.arch))
-    return targets
+    return unique_targets(packages, package_target, empty="no package to install")
 
 
 def _ids(targets: Sequence[PackageTarget]) -> dict[tuple[str, str], str]:

@@ -3,12 +3,14 @@ and zypper). Pure."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from fleetpatch.errors import ParseError
+from fleetpatch.errors import InputError, ParseError
 from fleetpatch.platforms.rpm.parsers import compare_evr, evr_string, split_evr
+from fleetpatch.results import PlannedPackage
 
 VERIFY_QF = r"%{NAME}\t%{EPOCHNUM}\t%{VERSION}\t%{RELEASE}\t%{ARCH}\n"
 """``rpm -q --qf`` of the verify section; absent names print ``package X is not installed``."""
@@ -92,3 +94,28 @@ def verdicts(
             )
         )
     return tuple(out)
+
+
+def unique_targets(
+    packages: Sequence[PlannedPackage],
+    convert: Callable[[PlannedPackage], PackageTarget],
+    *,
+    empty: str,
+) -> list[PackageTarget]:
+    """``packages`` converted (and validated) by ``convert``, duplicates dropped.
+
+    Raises:
+        InputError: not a sequence, nothing left (``empty`` says so), or one name.arch asked
+            for at two versions.
+    """
+    if isinstance(packages, str | bytes):
+        raise InputError("packages must be a sequence of PlannedPackage, got a string")
+    targets = list(dict.fromkeys(convert(p) for p in packages))
+    if not targets:
+        raise InputError(empty)
+    seen: set[tuple[str, str]] = set()
+    for t in targets:
+        if (t.name, t.arch) in seen:
+            raise InputError(f"{t.name}.{t.arch} is requested at two versions")
+        seen.add((t.name, t.arch))
+    return targets

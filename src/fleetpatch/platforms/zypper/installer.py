@@ -40,7 +40,7 @@ from fleetpatch import results
 from fleetpatch.errors import InputError, RemoteCommandError
 from fleetpatch.platforms.framing import Frames, parse_frames
 from fleetpatch.platforms.installers import InstallOutcome
-from fleetpatch.platforms.rpm.install import PackageTarget, parse_verify
+from fleetpatch.platforms.rpm.install import PackageTarget, parse_verify, unique_targets
 from fleetpatch.platforms.rpm.parsers import compare_evr, parse_rpm_kernels
 from fleetpatch.platforms.zypper.install import (
     INFO_RC,
@@ -87,17 +87,7 @@ def zypper_item(p: results.PlannedPackage) -> PackageTarget:
 
 
 def _items(packages: Sequence[results.PlannedPackage]) -> list[PackageTarget]:
-    if isinstance(packages, str | bytes):
-        raise InputError("packages must be a sequence of PlannedPackage, got a string")
-    items = list(dict.fromkeys(zypper_item(p) for p in packages))
-    if not items:
-        raise InputError("nothing to install")
-    seen: set[tuple[str, str]] = set()
-    for i in items:
-        if (i.name, i.arch) in seen:
-            raise InputError(f"{i.name}.{i.arch} is requested at two versions")
-        seen.add((i.name, i.arch))
-    return items
+    return unique_targets(packages, zypper_item, empty="nothing to install")
 
 
 def _naming(messages: Sequence[str], name: str) -> list[str]:
