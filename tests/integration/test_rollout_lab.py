@@ -343,6 +343,26 @@ def test_controller_killed_mid_run_resumes_without_reinstalling(
         assert log.strip() == "1", (host.name, log)
 
 
+def _wait_for_lease(store: Path, host: str, timeout: float = 60) -> None:
+    """Poll the store until some run holds the lease on ``host``."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.exists():
+            with sqlite3.connect(store) as conn:
+                try:
+                    row = conn.execute(
+                        "SELECT run_id FROM host_leases WHERE host = ?", (host,)
+                    ).fetchone()
+                except sqlite3.OperationalError:  # not migrated yet
+                    row = None
+            if row:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"no run took the lease on {host} within {timeout}s")
+
+
 def test_two_runs_on_one_host_the_second_is_refused(
     lab_fleet: Any, lab_files: Any, tmp_path: Path
 ) -> None:
@@ -350,8 +370,8 @@ def test_two_runs_on_one_host_the_second_is_refused(
     hold_fp_broken(hosts, except_host=None)
     files = lab_files(hosts, tmp_path / "inv")
     store = tmp_path / "store.db"  # the same store: leases live there
-    first = _start_run(_rolling_playbook(tmp_path, files.inventory, "sleep 6"), store)
-    time.sleep(3)  # the first run holds the lease while its pre_install hook sleeps
+    first = _start_run(_rolling_playbook(tmp_path, files.inventory, "sleep 8"), store)
+    _wait_for_lease(store, hosts[0].name)  # held by the first run while its hook sleeps
     rc, doc, err = install(files, tmp_path)
     first.communicate(timeout=60)
     assert rc == 3, err
