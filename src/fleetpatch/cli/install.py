@@ -24,6 +24,7 @@ from fleetpatch.engine.rollout_job import (
 )
 from fleetpatch.errors import InputError
 from fleetpatch.playbook.loader import load_playbook
+from fleetpatch.playbook.model import Playbook
 from fleetpatch.report.exit_codes import exit_code_for
 from fleetpatch.report.json_report import run_to_report
 from fleetpatch.report.rollout import render_outcome, render_plan
@@ -211,10 +212,7 @@ def run(
     _go(prepared, db, output_format=output_format, quiet=quiet)
 
 
-def request_from_playbook(book: object, *, dry_run: bool) -> RolloutRequest:
-    from fleetpatch.playbook.model import Playbook
-
-    assert isinstance(book, Playbook)
+def request_from_playbook(book: Playbook, *, dry_run: bool) -> RolloutRequest:
     r = book.rollout
     window = book.window
     return RolloutRequest(

@@ -23,7 +23,7 @@ from fleetpatch.cli.inventory import InventoryOpt, RefreshInventoryOpt, TargetOp
 from fleetpatch.engine.context import build_scan_context, load_baseline_choice, with_timeouts
 from fleetpatch.engine.pipeline import ScanContext, utcnow
 from fleetpatch.engine.progress import RunProgress
-from fleetpatch.engine.scan_run import BufferedRecorder, make_run, scan_hosts
+from fleetpatch.engine.scan_run import make_run, scan_hosts, store_recorder
 from fleetpatch.inventory.loader import load_inventory
 from fleetpatch.inventory.model import Host
 from fleetpatch.inventory.targets import select_hosts
@@ -31,7 +31,7 @@ from fleetpatch.report.exit_codes import exit_code_for
 from fleetpatch.report.json_report import write_report_json
 from fleetpatch.report.table import render_run_table
 from fleetpatch.results import HostResult, RunResult
-from fleetpatch.store import Store, new_run_id, open_store
+from fleetpatch.store import new_run_id, open_store
 
 StoreOpt = Annotated[
     str | None,
@@ -141,8 +141,7 @@ def scan(
     mode = "quiet" if quiet else ("bar" if is_terminal() else "lines")
     if output_format == "json" and output is None and mode == "lines":
         mode = "quiet"  # keep stdout a clean JSON document; progress lines would go to stderr
-    # small batches: each held result is ~0.7 MB until the store has it
-    recorder = BufferedRecorder(_StoreSink(db, run_id), batch=50, interval=1.0)
+    recorder = store_recorder(db, run_id)
     if save_facts is not None:
         save_facts.mkdir(parents=True, exist_ok=True)
     tune_gc_for_a_run()
@@ -186,17 +185,6 @@ async def _scan(
         return await scan_hosts(hosts, ctx, concurrency=concurrency, on_result=on_result)
     finally:
         await ctx.connector.close()
-
-
-class _StoreSink:
-    """Saves finished hosts of one run into the store."""
-
-    def __init__(self, db: Store, run_id: str):
-        self._db = db
-        self._run_id = run_id
-
-    def save(self, results: Sequence[HostResult]) -> None:
-        self._db.save_host_results(self._run_id, results)
 
 
 def emit_report(run: RunResult, *, output_format: str, output: Path | None, verbose: bool) -> None:

@@ -25,7 +25,7 @@ from fleetpatch.engine.rollout import (
     plan_batches,
 )
 from fleetpatch.engine.rollout_run import RolloutOutcome, RolloutSpec, run_rollout
-from fleetpatch.engine.scan_run import BufferedRecorder, make_run
+from fleetpatch.engine.scan_run import make_run, store_recorder
 from fleetpatch.errors import InputError
 from fleetpatch.inventory.loader import load_inventory
 from fleetpatch.inventory.model import Host
@@ -198,7 +198,7 @@ def execute(
         run_id = resume_run
         assert ledger is not None
         ledger.set_state(run_id, "running", now=started, controller=controller)
-    recorder = BufferedRecorder(_Sink(store, run_id), batch=50, interval=1.0)
+    recorder = store_recorder(store, run_id)
 
     def record(result: HostResult) -> None:
         recorder.add(result)
@@ -250,15 +250,6 @@ async def _run(
         )
     finally:
         await prepared.ictx.scan.connector.close()
-
-
-class _Sink:
-    def __init__(self, store: Store, run_id: str):
-        self._store = store
-        self._run_id = run_id
-
-    def save(self, results: Sequence[HostResult]) -> None:
-        self._store.save_host_results(self._run_id, results)
 
 
 def load_for_resume(store: Store, run_id: str) -> tuple[PreparedRollout, dict[str, bool]]:

@@ -45,6 +45,27 @@ class BufferedRecorder:
         self._last = time.monotonic()
 
 
+class ResultStore(Protocol):
+    """The part of the store a run writes to while it goes."""
+
+    def save_host_results(self, run_id: str, results: Sequence[HostResult]) -> None: ...
+
+
+@dataclass(frozen=True)
+class _RunSink:
+    store: ResultStore
+    run_id: str
+
+    def save(self, results: Sequence[HostResult]) -> None:
+        self.store.save_host_results(self.run_id, results)
+
+
+def store_recorder(store: ResultStore, run_id: str) -> BufferedRecorder:
+    """Finished hosts of ``run_id`` go to ``store`` in small batches (each held result is up
+    to ~0.7 MB until it is saved)."""
+    return BufferedRecorder(_RunSink(store, run_id), batch=50, interval=1.0)
+
+
 async def scan_hosts(
     hosts: Sequence[Host],
     ctx: ScanContext,
