@@ -16,6 +16,7 @@ script was in and its exit code. A missing EXIT record means the output was cut 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from fleetpatch.errors import ParseError
@@ -74,6 +75,9 @@ class Frames:
 def parse_frames(text: str) -> Frames:
     """Split a script's stdout into sections.
 
+    Only the marker lines are visited (a regular expression finds them); bodies are sliced out
+    of ``text`` whole, so the cost does not grow with the number of lines in a section.
+
     Raises:
         ParseError: a section is not closed, closes under another name, or the EXIT record is
             missing (output cut short).
@@ -82,42 +86,63 @@ def parse_frames(text: str) -> Frames:
     noise: list[str] = []
     exit_record: ExitRecord | None = None
     current: str | None = None
-    body: list[str] = []
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.startswith(MARK):
-            if current is None:
-                if line:
-                    noise.append(line)
-            else:
-                body.append(line)
-            continue
-        parts = line[len(MARK) :].split(" ")
+    body_start = 0  # where the open section's body (or the text outside sections) starts
+    for match in _MARKER.finditer(text):
+        line_start, line_end = match.span()
+        parts = match[1].split(" ")
         verb = parts[0]
+        if current is None:
+            _add_noise(noise, text[body_start:line_start])
         if verb == "BEGIN" and len(parts) == 2:
             if current is not None:
                 raise ParseError(
-                    f"line {lineno}: expected END of section {current!r}, got BEGIN {parts[1]!r}"
+                    f"line {_lineno(text, line_start)}: expected END of section {current!r}, "
+                    f"got BEGIN {parts[1]!r}"
                 )
-            current, body = parts[1], []
+            current = parts[1]
         elif verb == "END" and len(parts) == 3:
-            if current != parts[1]:
-                raise ParseError(f"line {lineno}: expected END {current!r}, got END {parts[1]!r}")
-            if body and body[-1] == "":
-                body.pop()
-            sections[current] = Section(current, "\n".join(body), _int(parts[2], lineno))
+            if current is None or current != parts[1]:
+                raise ParseError(
+                    f"line {_lineno(text, line_start)}: expected END {current!r}, "
+                    f"got END {parts[1]!r}"
+                )
+            # the body's lines end with "\n" each; the section function adds one empty line
+            body = text[body_start : max(body_start, line_start - 1)]
+            if body.endswith("\n"):
+                body = body[:-1]
+            sections[current] = Section(current, body, _int(parts[2], text, line_start))
             current = None
         elif verb == "EXIT" and len(parts) == 3:
-            exit_record = ExitRecord(parts[1], _int(parts[2], lineno))
+            exit_record = ExitRecord(parts[1], _int(parts[2], text, line_start))
         else:
-            raise ParseError(f"line {lineno}: malformed frame marker {line!r}")
+            raise ParseError(
+                f"line {_lineno(text, line_start)}: malformed frame marker {match[0]!r}"
+            )
+        body_start = line_end + 1
+    if current is None:
+        _add_noise(noise, text[body_start:])
     if exit_record is None:
         where = f" inside section {current!r}" if current else ""
         raise ParseError(f"remote output ended without an EXIT record{where} (cut short?)")
     return Frames(sections=sections, exit=exit_record, noise=tuple(noise))
 
 
-def _int(value: str, lineno: int) -> int:
+_MARKER = re.compile(r"^@@FP@@ (.*)$", re.MULTILINE)
+
+
+def _add_noise(noise: list[str], chunk: str) -> None:
+    if chunk:
+        noise.extend(line for line in chunk.split("\n") if line)
+
+
+def _lineno(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _int(value: str, text: str, offset: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ParseError(f"line {lineno}: expected an exit code, got {value!r}") from None
+        raise ParseError(
+            f"line {_lineno(text, offset)}: expected an exit code, got {value!r}"
+        ) from None

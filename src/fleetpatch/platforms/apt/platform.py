@@ -28,19 +28,20 @@ Decisions (see also the template ``apt/templates/scan.sh.j2``):
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from fleetpatch.errors import HostError
-from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage, OsInfo
+from fleetpatch.facts import AvailableUpdate, HostFacts, OsInfo
 from fleetpatch.platforms.apt.parsers import (
     AptSimulation,
     CandidateInfo,
     RebootInfo,
     SimulatedInst,
+    dpkg_installed_rows,
     is_installed,
     parse_apt_candidates,
     parse_apt_indexes,
     parse_apt_simulate,
-    parse_dpkg_installed,
     parse_lists_age,
     parse_reboot,
     parse_security_versions,
@@ -73,7 +74,7 @@ def parse_apt_scan(frames: Frames, *, host: str, os: OsInfo, collected_at: datet
         warnings.extend(
             f"apt-get update: {line}" for line in refresh.lines if line.startswith(("W:", "E:"))
         )
-    installed_rows = parse_dpkg_installed(frames.require("apt.installed", allowed_rc=OK).body)
+    installed_rows = dpkg_installed_rows(frames.require("apt.installed", allowed_rc=OK).body)
     indexes = parse_apt_indexes(frames.require("apt.indexes", allowed_rc=OK).body)
     simulation = parse_apt_simulate(frames.require("apt.simulate", allowed_rc=OK).body)
     candidates = parse_apt_candidates(frames.require("apt.candidates", allowed_rc=OK).body)
@@ -92,27 +93,28 @@ def parse_apt_scan(frames: Frames, *, host: str, os: OsInfo, collected_at: datet
     if not any(index.security for index in indexes):
         warnings.append("no security source configured in apt: no update can be security")
 
-    installed = [
-        package.model_copy(
-            update={"security_origin": package.version in security.get(package.name, ())}
-        )
-        for package in installed_rows
-        if is_installed(package.status)
-    ]
+    installed: list[dict[str, Any]] = []
+    for row in installed_rows:
+        if is_installed(row["status"]):
+            row["security_origin"] = row["version"] in security.get(row["name"], ())
+            installed.append(row)
     lookup = _FieldLookup(installed, candidates)
     updates = [_update(inst, lookup, security) for inst in simulation.insts]
     warnings.extend(_simulation_warnings(simulation))
     reboot_packages, reboot_required = _reboot(reboot, warnings)
-    return HostFacts(
-        host=host,
-        collected_at=collected_at,
-        os=os,
-        installed=tuple(installed),
-        updates=tuple(updates),
-        reboot_required=reboot_required,
-        reboot_required_packages=reboot_packages,
-        metadata_age_seconds=lists.age_seconds,
-        warnings=tuple(warnings),
+    # one validation for the whole document (the installed rows are plain dicts)
+    return HostFacts.model_validate(
+        {
+            "host": host,
+            "collected_at": collected_at,
+            "os": os,
+            "installed": installed,
+            "updates": updates,
+            "reboot_required": reboot_required,
+            "reboot_required_packages": reboot_packages,
+            "metadata_age_seconds": lists.age_seconds,
+            "warnings": warnings,
+        }
     )
 
 
@@ -153,13 +155,13 @@ class _FieldLookup:
     """Priority/Section of a candidate: its Packages stanza (same arch first), else the
     installed package of the same name and arch."""
 
-    def __init__(self, installed: list[InstalledPackage], candidates: list[CandidateInfo]):
+    def __init__(self, installed: list[dict[str, Any]], candidates: list[CandidateInfo]):
         self.exact: dict[tuple[str, str, str], CandidateInfo] = {}
         self.any_arch: dict[tuple[str, str], CandidateInfo] = {}
         for c in candidates:
             self.exact.setdefault((c.name, c.version, c.arch), c)
             self.any_arch.setdefault((c.name, c.version), c)
-        self.installed = {(p.name, p.arch): p for p in installed}
+        self.installed = {(p["name"], p["arch"]): (p["priority"], p["section"]) for p in installed}
 
     def priority_section(self, inst: SimulatedInst) -> tuple[str | None, str | None]:
         found = self.exact.get((inst.name, inst.candidate, inst.arch)) or self.any_arch.get(
@@ -169,7 +171,7 @@ class _FieldLookup:
             return found.priority or None, found.section or None
         package = self.installed.get((inst.name, inst.arch))
         if package is not None:
-            return package.priority or None, package.section or None
+            return package[0] or None, package[1] or None
         return None, None
 
 
