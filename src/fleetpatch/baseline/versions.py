@@ -7,6 +7,7 @@ rpm's ``rpmvercmp``); this module adapts them to the version strings baselines a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from fleetpatch.errors import ParseError
@@ -27,8 +28,10 @@ def _sign(value: int) -> int:
     return (value > 0) - (value < 0)
 
 
+@functools.lru_cache(maxsize=65536)
 def rpm_evr_cmp(a: str, b: str) -> int:
-    """Compare two ``[epoch:]version-release`` strings like rpm."""
+    """Compare two ``[epoch:]version-release`` strings like rpm (cached: a fleet compares the
+    same pairs on every host)."""
     return _sign(compare_rpm_evr(split_evr(a), split_evr(b)))
 
 

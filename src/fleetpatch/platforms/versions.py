@@ -56,46 +56,63 @@ def _dpkg_order(char: str) -> int:
     return ord(char) + 256
 
 
-def _verrevcmp(a: str, b: str) -> int:
-    i = j = 0
-    while i < len(a) or j < len(b):
-        first_diff = 0
-        while (i < len(a) and a[i] not in _DIGITS) or (j < len(b) and b[j] not in _DIGITS):
-            ac = _dpkg_order(a[i]) if i < len(a) else 0
-            bc = _dpkg_order(b[j]) if j < len(b) else 0
-            if ac != bc:
-                return ac - bc
-            i += 1
-            j += 1
-        while i < len(a) and a[i] == "0":
-            i += 1
-        while j < len(b) and b[j] == "0":
-            j += 1
-        while i < len(a) and a[i] in _DIGITS and j < len(b) and b[j] in _DIGITS:
-            if not first_diff:
-                first_diff = ord(a[i]) - ord(b[j])
-            i += 1
-            j += 1
-        if i < len(a) and a[i] in _DIGITS:
-            return 1
-        if j < len(b) and b[j] in _DIGITS:
-            return -1
-        if first_diff:
-            return first_diff
+_RUNS = re.compile(r"(\D*)(\d*)")
+_END: tuple[tuple[int, ...], int] = ((0,), 0)
+"""What dpkg compares against once a version part has run out: an empty non-digit run and
+the number 0."""
+
+PartKey = tuple[tuple[tuple[int, ...], int], ...]
+
+
+def _part_key(part: str) -> PartKey:
+    """One version part as (non-digit run, number) pairs, ready for :func:`_compare_parts`.
+
+    A non-digit run becomes its characters' dpkg orders followed by 0, the end of the run (no
+    character has order 0: ``~`` is -1 and sorts before the end, everything else after it), so
+    tuple order on two runs is dpkg's character walk; a digit run becomes its number.
+    """
+    return tuple(
+        ((*(_dpkg_order(c) for c in letters), 0), int(digits) if digits else 0)
+        for letters, digits in _RUNS.findall(part)
+    )
+
+
+def _compare_parts(a: PartKey, b: PartKey) -> int:
+    """dpkg's ``verrevcmp`` on two keys: pair by pair, a part that ran out going on with
+    ``_END`` pairs (so ``1.0~`` sorts before ``1.0``, and ``1.0`` before ``1.0a``)."""
+    for k in range(max(len(a), len(b))):
+        pa = a[k] if k < len(a) else _END
+        pb = b[k] if k < len(b) else _END
+        if pa != pb:
+            return 1 if pa > pb else -1
     return 0
 
 
+@functools.lru_cache(maxsize=65536)
+def dpkg_key(version: str) -> tuple[int, PartKey, PartKey]:
+    """``(epoch, upstream key, revision key)`` of a Debian version, for :func:`compare_dpkg`.
+    Cached: a fleet repeats the same versions on every host.
+
+    Raises:
+        ParseError: as :func:`split_dpkg`.
+    """
+    epoch, upstream, revision = split_dpkg(version)
+    return epoch, _part_key(upstream), _part_key(revision)
+
+
 def compare_dpkg(a: str, b: str) -> int:
-    """Compare two Debian versions like ``dpkg --compare-versions``.
+    """Compare two Debian versions like ``dpkg --compare-versions`` (-1, 0 or 1).
 
     Raises:
         ParseError: either version has a non-numeric epoch or an empty upstream part.
     """
-    ea, ua, ra = split_dpkg(a)
-    eb, ub, rb = split_dpkg(b)
+    ea, ua, ra = dpkg_key(a)
+    if a == b:
+        return 0
+    eb, ub, rb = dpkg_key(b)
     if ea != eb:
         return -1 if ea < eb else 1
-    return _sign(_verrevcmp(ua, ub)) or _sign(_verrevcmp(ra, rb))
+    return _compare_parts(ua, ub) or _compare_parts(ra, rb)
 
 
 def rpmvercmp(a: str, b: str) -> int:

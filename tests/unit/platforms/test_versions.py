@@ -154,3 +154,75 @@ def test_dpkg_agrees_with_real_dpkg(a: str, b: str) -> None:
 
 def _sign(value: int) -> int:
     return (value > 0) - (value < 0)
+
+
+def _reference_verrevcmp(a: str, b: str) -> int:
+    """dpkg's verrevcmp, character by character as dpkg's C code walks it: the oracle for the
+    key-based comparison fleetpatch uses (``dpkg_key``)."""
+
+    def order(c: str) -> int:
+        if c == "~":
+            return -1
+        if c.isdigit():
+            return 0
+        if c.isascii() and c.isalpha():
+            return ord(c)
+        return ord(c) + 256
+
+    i = j = 0
+    while i < len(a) or j < len(b):
+        first_diff = 0
+        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
+            ac = order(a[i]) if i < len(a) else 0
+            bc = order(b[j]) if j < len(b) else 0
+            if ac != bc:
+                return _sign(ac - bc)
+            i += 1
+            j += 1
+        while i < len(a) and a[i] == "0":
+            i += 1
+        while j < len(b) and b[j] == "0":
+            j += 1
+        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
+            if not first_diff:
+                first_diff = ord(a[i]) - ord(b[j])
+            i += 1
+            j += 1
+        if i < len(a) and a[i].isdigit():
+            return 1
+        if j < len(b) and b[j].isdigit():
+            return -1
+        if first_diff:
+            return _sign(first_diff)
+    return 0
+
+
+def _reference_compare(a: str, b: str) -> int:
+    ea, ua, ra = split_dpkg(a)
+    eb, ub, rb = split_dpkg(b)
+    if ea != eb:
+        return -1 if ea < eb else 1
+    return _reference_verrevcmp(ua, ub) or _reference_verrevcmp(ra, rb)
+
+
+_ANY_PART = st.text(alphabet="0019aZ~+.:-", min_size=0, max_size=8)
+
+
+@settings(max_examples=2000)
+@given(
+    dpkg_versions | _ANY_PART.map(lambda s: "1" + s),
+    dpkg_versions | _ANY_PART.map(lambda s: "1" + s),
+)
+def test_dpkg_key_order_equals_the_character_walk(a: str, b: str) -> None:
+    try:
+        expected = _reference_compare(a, b)
+    except ParseError:
+        with pytest.raises(ParseError):
+            compare_dpkg(a, b)
+        return
+    assert compare_dpkg(a, b) == expected, (a, b)
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), DPKG_CASES)
+def test_reference_walk_agrees_with_known_cases(a: str, b: str, expected: int) -> None:
+    assert _reference_compare(a, b) == expected
