@@ -47,6 +47,7 @@ async def scan_all(args: argparse.Namespace) -> dict[str, int]:
         known_hosts=asyncssh.read_known_hosts(args.known_hosts),  # parsed once, as fleetpatch
         config=[],
         connect_timeout=args.connect_timeout,
+        encryption_algs=args.encryption_algs or (),  # () = asyncssh's defaults
     )
     slots = asyncio.Semaphore(args.concurrency)
     outcomes = await asyncio.gather(
@@ -73,6 +74,8 @@ def main() -> int:
     parser.add_argument("--script", required=True)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--connect-timeout", type=float, default=30)
+    parser.add_argument("--encryption-algs", default="",
+                        help="cipher preference (OpenSSH syntax); the harness passes fleetpatch's")
     args = parser.parse_args()
     summary = asyncio.run(scan_all(args))
     print(json.dumps(summary))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,22 @@ class Invocation:
 
 def fleetpatch_path(setup: Setup) -> dict[str, str]:
     return {"PYTHONPATH": str(setup.fleetpatch_src)} if setup.fleetpatch_src else {}
+
+
+def fleetpatch_ciphers(setup: Setup) -> str:
+    """The cipher preference fleetpatch's SSH transport asks for, so the raw client negotiates
+    the same algorithms (same bytes on the wire, same crypto cost)."""
+    key = (str(setup.fleetpatch_python), str(setup.fleetpatch_src))
+    if key not in _CIPHERS:
+        code = "from fleetpatch.transport.ssh import PREFERRED_CIPHERS as c; print(c)"
+        done = subprocess.run([str(setup.fleetpatch_python), "-c", code], check=True,
+                              capture_output=True, text=True,
+                              env={**os.environ, **fleetpatch_path(setup)})
+        _CIPHERS[key] = done.stdout.strip()
+    return _CIPHERS[key]
+
+
+_CIPHERS: dict[tuple[str, str], str] = {}
 
 
 class Tool:
@@ -180,6 +197,7 @@ class Raw(Tool):
                 "--hosts", str(self.hosts), "--port", str(self.s.port), "--key", str(self.s.key),
                 "--known-hosts", str(self.s.known_hosts), "--script", str(self.s.script),
                 "--concurrency", str(self.s.concurrency),
+                "--encryption-algs", fleetpatch_ciphers(self.s),
             ],
             env=self.env(),
             cwd=self.dir,
