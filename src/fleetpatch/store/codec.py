@@ -19,7 +19,9 @@ from pydantic import TypeAdapter
 from fleetpatch.compliance import PatchItem
 from fleetpatch.facts import HostFacts, InstalledPackage
 
-ZLIB_LEVEL = 6
+ZLIB_LEVEL = 1
+"""Fastest level: per host it compresses ~60 KB in 0.14 ms (level 6: 0.45 ms) for ~13 % more
+bytes (4.6 KB instead of 4.1 KB for a Debian 12 host with 207 packages)."""
 
 _installed_adapter: TypeAdapter[tuple[InstalledPackage, ...]] = TypeAdapter(
     tuple[InstalledPackage, ...]

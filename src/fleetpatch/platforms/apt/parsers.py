@@ -230,7 +230,7 @@ def parse_apt_simulate(text: str) -> AptSimulation:
         ParseError: a malformed Inst/Remv/Conf line, no summary line, or counts that disagree
             with it.
     """
-    insts: list[SimulatedInst] = []
+    insts: list[dict[str, Any]] = []  # SimulatedInst fields, validated with the whole result
     removals: list[SimulatedRemoval] = []
     lists: dict[str, list[str]] = {"kept_back": [], "phased": []}
     warnings: list[str] = []
@@ -265,31 +265,34 @@ def parse_apt_simulate(text: str) -> AptSimulation:
             "apt.simulate: expected the summary line 'N upgraded, N newly installed, ... not "
             f"upgraded.', got none{(' (apt said: ' + ' | '.join(errors) + ')') if errors else ''}"
         )
-    result = AptSimulation(
-        insts=tuple(insts),
-        removals=tuple(removals),
-        kept_back=tuple(lists["kept_back"]),
-        phased=tuple(lists["phased"]),
-        upgraded=int(summary["upgraded"]),
-        newly_installed=int(summary["new"]),
-        downgraded=int(summary["downgraded"] or 0),
-        reinstalled=int(summary["reinstalled"] or 0),
-        to_remove=int(summary["remove"]),
-        not_upgraded=int(summary["kept"]),
-        warnings=tuple(warnings),
+    result = AptSimulation.model_validate(
+        {
+            "insts": insts,
+            "removals": removals,
+            "kept_back": lists["kept_back"],
+            "phased": lists["phased"],
+            "upgraded": int(summary["upgraded"]),
+            "newly_installed": int(summary["new"]),
+            "downgraded": int(summary["downgraded"] or 0),
+            "reinstalled": int(summary["reinstalled"] or 0),
+            "to_remove": int(summary["remove"]),
+            "not_upgraded": int(summary["kept"]),
+            "warnings": warnings,
+        }
     )
     _check_summary(result, summary_lineno)
     return result
 
 
-def _inst(line: str, lineno: int) -> SimulatedInst:
+def _inst(line: str, lineno: int) -> dict[str, Any]:
+    """One Inst line as :class:`SimulatedInst`'s fields."""
     match = INST_LINE.match(line)
     if match is None:
         raise ParseError(
             f"apt.simulate line {lineno}: expected 'Inst NAME [CURRENT] (CANDIDATE "
             f"LABEL:VERSION/ARCHIVE, ... [ARCH])', got {line!r}"
         )
-    origins: list[AptOrigin] = []
+    origins: list[dict[str, str]] = []
     for token in (match["rels"] or "").split(", "):
         token = token.strip()
         if not token:
@@ -298,18 +301,19 @@ def _inst(line: str, lineno: int) -> SimulatedInst:
         if parts is None:  # pragma: no cover - the pattern accepts any non-empty token
             raise ParseError(f"apt.simulate line {lineno}: expected an origin, got {token!r}")
         origins.append(
-            AptOrigin(
-                label=parts["label"] or "", version=parts["version"] or "", archive=parts["archive"]
-            )
+            {
+                "label": parts["label"] or "",
+                "version": parts["version"] or "",
+                "archive": parts["archive"],
+            }
         )
-    name = match["name"].split(":", 1)[0]
-    return SimulatedInst(
-        name=name,
-        arch=match["arch"],
-        current=match["old"],
-        candidate=match["new"],
-        origins=tuple(origins),
-    )
+    return {
+        "name": match["name"].split(":", 1)[0],
+        "arch": match["arch"],
+        "current": match["old"],
+        "candidate": match["new"],
+        "origins": origins,
+    }
 
 
 def _removal(line: str, lineno: int) -> SimulatedRemoval:
@@ -417,8 +421,8 @@ def parse_apt_candidates(text: str) -> list[CandidateInfo]:
     Raises:
         ParseError: a line without exactly 5 fields, or without name/version/arch.
     """
-    rows: list[CandidateInfo] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    rows: list[dict[str, str]] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line:
             continue
         fields = line.split("\t")
@@ -429,9 +433,18 @@ def parse_apt_candidates(text: str) -> list[CandidateInfo]:
             )
         name, version, arch, priority, section = fields
         rows.append(
-            CandidateInfo(name=name, version=version, arch=arch, priority=priority, section=section)
+            {
+                "name": name,
+                "version": version,
+                "arch": arch,
+                "priority": priority,
+                "section": section,
+            }
         )
-    return rows
+    return list(_CANDIDATES.validate_python(rows))
+
+
+_CANDIDATES: TypeAdapter[tuple[CandidateInfo, ...]] = TypeAdapter(tuple[CandidateInfo, ...])
 
 
 def parse_security_versions(text: str) -> dict[str, tuple[str, ...]]:

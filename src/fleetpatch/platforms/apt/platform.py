@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from fleetpatch.errors import HostError
-from fleetpatch.facts import AvailableUpdate, HostFacts, OsInfo
+from fleetpatch.facts import HostFacts, OsInfo
 from fleetpatch.platforms.apt.parsers import (
     AptSimulation,
     CandidateInfo,
@@ -135,20 +135,19 @@ def _update(
     inst: SimulatedInst,
     lookup: _FieldLookup,
     security_versions: dict[str, tuple[str, ...]],
-) -> AvailableUpdate:
+) -> dict[str, Any]:
+    """:class:`AvailableUpdate`'s fields (validated with the whole HostFacts)."""
     priority, section = lookup.priority_section(inst)
-    return AvailableUpdate(
-        name=inst.name,
-        arch=inst.arch,
-        installed_version=inst.current,
-        candidate_version=inst.candidate,
-        origins=tuple(str(origin) for origin in inst.origins),
-        security=is_security_update(inst, security_versions),
-        classification=None,
-        priority=priority,
-        section=section,
-        release_date=None,
-    )
+    return {
+        "name": inst.name,
+        "arch": inst.arch,
+        "installed_version": inst.current,
+        "candidate_version": inst.candidate,
+        "origins": tuple(str(origin) for origin in inst.origins),
+        "security": is_security_update(inst, security_versions),
+        "priority": priority,
+        "section": section,
+    }
 
 
 class _FieldLookup:
