@@ -46,6 +46,7 @@ async def test_runs_a_command_with_stdin_on_a_known_host(
     assert result.exit_status == 0
     assert result.stdout == "HELLO\n"
     assert server.commands == ["tr a-z A-Z"]
+    assert session.cipher == "aes128-gcm@openssh.com"  # PREFERRED_CIPHERS: cheaper per packet
 
 
 async def test_exit_status_and_stderr_are_reported_not_judged(

@@ -223,6 +223,11 @@ class SshSession:
     def __init__(self, conn: asyncssh.SSHClientConnection):
         self._conn = conn
 
+    @property
+    def cipher(self) -> str:
+        """The cipher negotiated with the host (client to server)."""
+        return str(self._conn.get_extra_info("send_cipher") or "")
+
     async def run(
         self, command: str, *, stdin: str | None = None, timeout: float | None = None
     ) -> CommandResult:
