@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class PatchState(StrEnum):
@@ -99,3 +100,34 @@ class HostCompliance(BaseModel):
     overall_severity: ComplianceLevel | None = None
     counts: StateCounts
     items: tuple[PatchItem, ...] = ()
+    non_compliant_by_level: dict[ComplianceLevel, int] = Field(
+        default_factory=dict,
+        description="non-compliant items per compliance level, every level present (SSM's "
+        "SeveritySummary); derived from items when not given",
+    )
+    missing_security: int = Field(
+        default=0, description="security items in state MISSING; derived from items when not given"
+    )
+
+    @model_validator(mode="after")
+    def _derive_from_items(self) -> HostCompliance:
+        """Fill the item-derived figures unless given, so they survive a copy of the rollup
+        without its items (a run keeps only that much of each host in memory)."""
+        if "non_compliant_by_level" not in self.model_fields_set:
+            by_level, missing = summarize_items(self.items)
+            object.__setattr__(self, "non_compliant_by_level", by_level)
+            if "missing_security" not in self.model_fields_set:
+                object.__setattr__(self, "missing_security", missing)
+        return self
+
+
+def summarize_items(items: Any) -> tuple[dict[ComplianceLevel, int], int]:
+    """(non-compliant items per level with every level present, MISSING security items)."""
+    by_level = dict.fromkeys(LEVEL_ORDER, 0)
+    missing = 0
+    for item in items:
+        if item.state in NON_COMPLIANT_STATES:
+            by_level[item.compliance_level] += 1
+            if item.state is PatchState.MISSING and item.security:
+                missing += 1
+    return by_level, missing

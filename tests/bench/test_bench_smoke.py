@@ -44,10 +44,26 @@ def test_harness_scans_three_hosts(tmp_path: Path) -> None:
         tools += ["pyinfra", "ansible"]
     out = tmp_path / "latest.json"
     done = subprocess.run(
-        [sys.executable, str(BENCH / "bench.py"), "--sizes", "3", "--reps", "1", "--no-warmup",
-         "--tools", ",".join(tools), "--skip-missing", "--out", str(out),
-         "--workdir", str(tmp_path / "work")],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        [
+            sys.executable,
+            str(BENCH / "bench.py"),
+            "--sizes",
+            "3",
+            "--reps",
+            "1",
+            "--no-warmup",
+            "--tools",
+            ",".join(tools),
+            "--skip-missing",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     doc = json.loads(out.read_text())

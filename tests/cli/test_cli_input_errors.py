@@ -24,9 +24,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def assert_bad_input(
-    proc: subprocess.CompletedProcess[str], store: Path, *fragments: str
-) -> None:
+def assert_bad_input(proc: subprocess.CompletedProcess[str], store: Path, *fragments: str) -> None:
     assert proc.returncode == 2, proc.stderr
     err = proc.stderr
     for fragment in fragments:

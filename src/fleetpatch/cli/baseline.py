@@ -10,27 +10,17 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from fleetpatch.baseline import (
-    Baseline,
-    baseline_to_yaml,
-    evaluate_baseline,
-    export_ssm,
-    get_predefined,
-    import_ssm,
-    list_predefined,
-    load_baseline,
-    load_facts,
-    load_install_override,
-    resolve_baseline,
-)
-from fleetpatch.compliance import ComplianceStatus, HostCompliance
 from fleetpatch.errors import InputError
+
+# Only what typer needs to build the command line is imported at module level: the baseline
+# machinery and rich are imported when a command runs.
+if TYPE_CHECKING:
+    from fleetpatch.baseline import Baseline
+    from fleetpatch.compliance import HostCompliance
 
 app = typer.Typer(
     help="Patch baselines: validate, show, import/export SSM JSON, evaluate host facts.",
@@ -53,6 +43,8 @@ def _fail(exc: InputError) -> typer.Exit:
 
 
 def _resolve(ref: str) -> Baseline:
+    from fleetpatch.baseline import resolve_baseline
+
     return resolve_baseline(ref, search_dirs=_SEARCH_DIRS)
 
 
@@ -95,6 +87,8 @@ def validate(
 
         fleetpatch baseline validate exported-from-aws.json
     """
+    from fleetpatch.baseline import load_baseline
+
     try:
         b = load_baseline(file)
     except InputError as exc:
@@ -116,6 +110,8 @@ def show(
 
         fleetpatch baseline show exported-from-aws.json
     """
+    from fleetpatch.baseline import baseline_to_yaml
+
     try:
         _write(baseline_to_yaml(_resolve(baseline)), None)
     except InputError as exc:
@@ -137,6 +133,8 @@ def import_ssm_cmd(
 
         fleetpatch baseline import-ssm web.json -o baselines/web.yaml
     """
+    from fleetpatch.baseline import baseline_to_yaml, import_ssm
+
     try:
         try:
             text = file.read_text(encoding="utf-8")
@@ -171,6 +169,8 @@ def export_ssm_cmd(
 
         aws ssm create-patch-baseline --cli-input-json file://web.json
     """
+    from fleetpatch.baseline import export_ssm
+
     try:
         data = export_ssm(_resolve(baseline), for_create=create)
         _write(json.dumps(data, indent=2), output)
@@ -191,6 +191,9 @@ def _parse_now(value: str | None) -> datetime:
 
 
 def _print_table(result: HostCompliance, host: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(highlight=False, width=160)
     table = Table(title=f"{host} against {result.baseline}")
     for column in ("patch", "arch", "installed", "candidate", "state", "level", "reason"):
@@ -250,6 +253,9 @@ def evaluate(
         fleetpatch baseline evaluate -b baselines/web-security.yaml -f web1.json \\
             --now 2024-05-01T00:00:00Z --format json
     """
+    from fleetpatch.baseline import evaluate_baseline, load_facts, load_install_override
+    from fleetpatch.compliance import ComplianceStatus
+
     try:
         b = _resolve(baseline)
         host_facts = load_facts(facts)
@@ -275,6 +281,8 @@ def list_cmd() -> None:
 
         fleetpatch baseline show "$(fleetpatch baseline list | grep REDHAT | cut -f1)"
     """
+    from fleetpatch.baseline import get_predefined, list_predefined
+
     for name in list_predefined():
         b = get_predefined(name)
         typer.echo(f"{name}\t{b.operating_system.value}")

@@ -5,32 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from fleetpatch.cli.common import EXIT_CANCELLED, input_errors, is_terminal, stderr_console
 from fleetpatch.cli.inventory import InventoryOpt, TargetOpt
 from fleetpatch.cli.scan import StoreOpt
-from fleetpatch.engine.progress import RunProgress
-from fleetpatch.engine.rollout_job import (
-    JobOutcome,
-    PreparedRollout,
-    RolloutRequest,
-    execute,
-    load_for_resume,
-    prepare,
-)
 from fleetpatch.errors import InputError
-from fleetpatch.playbook.loader import load_playbook
-from fleetpatch.playbook.model import Playbook
-from fleetpatch.report.exit_codes import exit_code_for
-from fleetpatch.report.json_report import run_to_report
-from fleetpatch.report.rollout import render_outcome, render_plan
-from fleetpatch.report.table import render_run_table
-from fleetpatch.results import HostOutcome, HostResult
-from fleetpatch.store import Store, open_store
+
+# Only what typer needs to build the command line is imported at module level: the rollout
+# engine, playbooks, the store, the reports and rich are imported when a command runs.
+if TYPE_CHECKING:
+    from fleetpatch.engine.rollout_job import JobOutcome, PreparedRollout, RolloutRequest
+    from fleetpatch.playbook.model import Playbook
+    from fleetpatch.results import HostResult
+    from fleetpatch.store import Store
 
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json")]
 DryRunOpt = Annotated[
@@ -119,6 +109,9 @@ def install(
 
       fleetpatch install -i lab.yaml --reboot never --pre-install "systemctl stop app"
     """
+    from fleetpatch.engine.rollout_job import RolloutRequest, prepare
+    from fleetpatch.store import open_store
+
     request = RolloutRequest(
         inventory=tuple(str(p) for p in inventory),
         targets=tuple(target or ()),
@@ -173,8 +166,13 @@ def run(
 
       fleetpatch run --resume 20261122T031500123Z-8f3ab2c1d4
     """
+    from fleetpatch.playbook.loader import load_playbook
+    from fleetpatch.store import open_store
+
     with input_errors():
         if resume is not None:
+            from fleetpatch.engine.rollout_job import load_for_resume
+
             db = open_store(store)
             prepared, finished = load_for_resume(db, resume)
             _go(
@@ -206,6 +204,8 @@ def run(
                 command_timeout=book.timeouts.command,
             )
             return
+        from fleetpatch.engine.rollout_job import prepare
+
         request = request_from_playbook(book, dry_run=dry_run)
         prepared = prepare(request)
         db = open_store(store)  # only once every input is known to be good
@@ -213,6 +213,8 @@ def run(
 
 
 def request_from_playbook(book: Playbook, *, dry_run: bool) -> RolloutRequest:
+    from fleetpatch.engine.rollout_job import RolloutRequest
+
     r = book.rollout
     window = book.window
     return RolloutRequest(
@@ -258,6 +260,10 @@ def _go(
     resume: str | None = None,
     finished: dict[str, bool] | None = None,
 ) -> None:
+    from fleetpatch.engine.progress import RunProgress
+    from fleetpatch.engine.rollout_job import execute
+    from fleetpatch.results import HostOutcome
+
     err = stderr_console()
     total = sum(len(b) for b in prepared.plan) - len(finished or {})
     mode = "quiet" if quiet or output_format == "json" else ("bar" if is_terminal() else "lines")
@@ -279,6 +285,9 @@ def _go(
 
 
 def _exit_code(job: JobOutcome) -> int:
+    from fleetpatch.report.exit_codes import exit_code_for
+    from fleetpatch.results import HostOutcome
+
     if job.run.operation == "install-dry-run":
         return 0 if all(h.outcome is HostOutcome.OK for h in job.run.hosts) else 3
     return exit_code_for(job.run)
@@ -287,6 +296,8 @@ def _exit_code(job: JobOutcome) -> int:
 def _print(job: JobOutcome, prepared: PreparedRollout, *, output_format: str) -> None:
     decisions = [d.reason for d in job.rollout.decisions]
     if output_format == "json":
+        from fleetpatch.report.json_report import run_to_report
+
         doc = run_to_report(job.run)
         doc["rollout"] = {
             "plan": job.plan,
@@ -297,6 +308,11 @@ def _print(job: JobOutcome, prepared: PreparedRollout, *, output_format: str) ->
         }
         typer.echo(json.dumps(doc, indent=2, default=str))
         return
+    from rich.console import Console
+
+    from fleetpatch.report.rollout import render_outcome, render_plan
+    from fleetpatch.report.table import render_run_table
+
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     r = prepared.request
     header = (

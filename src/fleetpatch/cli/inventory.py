@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from fleetpatch.cli.common import input_errors
-from fleetpatch.inventory.loader import load_inventory
-from fleetpatch.inventory.targets import select_hosts
+
+# Only what typer needs to build the command line is imported at module level: the
+# command's own work (inventory loading, rich) is imported when the command runs.
 
 app = typer.Typer(no_args_is_help=True, help="Inspect inventories.")
 
@@ -55,6 +54,9 @@ def list_hosts(
 
       fleetpatch inventory list -i hosts.ini -t group:db -t "tag:Env=prod,stage" --format json
     """
+    from fleetpatch.inventory.loader import load_inventory
+    from fleetpatch.inventory.targets import select_hosts
+
     with input_errors():
         inv = load_inventory(inventory, refresh_inventory=refresh_inventory)
         hosts = select_hosts(inv, target or [])
@@ -79,6 +81,9 @@ def list_hosts(
             )
         )
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"{len(hosts)} host(s)")
     for col in ("host", "transport", "address", "user", "groups", "tags", "patch group"):
         table.add_column(col)

@@ -10,8 +10,6 @@ import typer
 from fleetpatch.cli.common import input_errors
 from fleetpatch.cli.scan import FormatOpt, StoreOpt, emit_report
 from fleetpatch.errors import InputError
-from fleetpatch.report.exit_codes import exit_code_for
-from fleetpatch.store import open_store
 
 
 def report(
@@ -31,6 +29,9 @@ def report(
 
       fleetpatch report --run 20261122T044501Z-3f2a --format json -o run.json
     """
+    from fleetpatch.report.exit_codes import exit_code_for
+    from fleetpatch.store import open_store
+
     with input_errors():
         db = open_store(store)
         run_id = run or db.latest_run_id()

@@ -6,8 +6,7 @@ import json
 
 import typer
 
-from fleetpatch.facts import HostFacts
-from fleetpatch.report.json_report import report_json_schema
+# The models are imported when a command runs, not when the command line is built.
 
 app = typer.Typer(no_args_is_help=True, help="Print JSON Schemas of fleetpatch's documents.")
 
@@ -20,6 +19,8 @@ def report_schema() -> None:
 
       fleetpatch schema report > report.schema.json
     """
+    from fleetpatch.report.json_report import report_json_schema
+
     typer.echo(json.dumps(report_json_schema(), indent=2))
 
 
@@ -31,6 +32,8 @@ def facts_schema() -> None:
 
       fleetpatch schema facts > facts.schema.json
     """
+    from fleetpatch.facts import HostFacts
+
     schema = HostFacts.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema.setdefault("title", "fleetpatch host facts")

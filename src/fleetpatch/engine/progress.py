@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from types import TracebackType
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from typing import TYPE_CHECKING
 
 from fleetpatch.results import HostOutcome, HostResult
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 
 class RunProgress:
     """Counts hosts done / failed / remaining and shows them the way the output allows."""
 
-    def __init__(self, total: int, *, mode: str, console: Console, label: str = "scanning"):
+    def __init__(self, total: int, *, mode: str, console: Console | None, label: str = "scanning"):
+        # quiet mode prints nothing and needs no console (rich.console is not imported then)
+        if console is None and mode != "quiet":
+            raise ValueError(f"progress mode {mode!r} needs a console")
         self.total = total
         self.mode = mode  # "bar", "lines" or "quiet"
         self.console = console
@@ -32,6 +30,15 @@ class RunProgress:
 
     def __enter__(self) -> RunProgress:
         if self.mode == "bar":
+            # only a terminal's bar needs rich.progress (start-up CPU counts per host)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -61,7 +68,7 @@ class RunProgress:
             self.failed += 1
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=self.done, failed=self.failed)
-        elif self.mode == "lines":
+        elif self.mode == "lines" and self.console is not None:
             self.console.print(_line(result, self.done, self.total), highlight=False, markup=False)
 
 

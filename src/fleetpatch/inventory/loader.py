@@ -16,9 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from fleetpatch.errors import InputError
-from fleetpatch.inventory.ansible import load_ansible_file, looks_like_ansible_yaml, sniff_ini
-from fleetpatch.inventory.ec2.source import StaticOverride, names_an_instance, resolve_sources
-from fleetpatch.inventory.ec2.spec import pop_host_matches
+from fleetpatch.inventory.ansible_ini import sniff_ini
+from fleetpatch.inventory.ansible_yaml import looks_like_ansible_yaml
 from fleetpatch.inventory.explain import explain_validation_error
 from fleetpatch.inventory.groups import find_cycle, group_depths, host_memberships
 from fleetpatch.inventory.model import Inventory
@@ -68,10 +67,16 @@ def load_inventory_file(path: str | Path, *, refresh_inventory: bool = False) ->
     file_path = Path(path)
     text = read_text_file(file_path, source)
     suffix = file_path.suffix.lower()
+    # the Ansible loader and the EC2 source are imported only by files that use them
+    # (start-up CPU counts per host, docs/benchmarks.md)
     if suffix in (".ini", ".cfg") or (suffix not in (".yaml", ".yml", ".json") and sniff_ini(text)):
+        from fleetpatch.inventory.ansible import load_ansible_file
+
         return load_ansible_file(file_path, source=source, text=text)
     doc = load_yaml(text, source)
     if looks_like_ansible_yaml(doc.data):
+        from fleetpatch.inventory.ansible import load_ansible_file
+
         return load_ansible_file(file_path, source=source, doc=doc)
     return load_fleetpatch_yaml(
         doc, file_path.absolute().parent, refresh_inventory=refresh_inventory
@@ -86,11 +91,17 @@ def load_fleetpatch_yaml(
         raise doc.error(f"the inventory file is empty; expected {_TOP_KEYS}", ())
     if not isinstance(doc.data, dict):
         raise doc.error(f"expected a mapping with {_TOP_KEYS}, got {type(doc.data).__name__}", ())
-    doc, matches = pop_host_matches(doc)
+    doc, matches = _pop_host_matches(doc)
     try:
         spec = InventoryFileSpec.model_validate(doc.data)
     except ValidationError as exc:
         raise explain_validation_error(exc, doc, InventoryFileSpec) from None
+    if spec.sources:  # EC2 discovery; its modules load only for files that use it
+        from fleetpatch.inventory.ec2.source import (
+            StaticOverride,
+            names_an_instance,
+            resolve_sources,
+        )
     hosts: dict[str, HostSpec | None] = spec.hosts or {}
     if not hosts and not spec.sources:
         raise doc.error(f"no hosts defined; expected {_TOP_KEYS}", ("hosts",))
@@ -143,6 +154,19 @@ def load_fleetpatch_yaml(
         known_hosts=known_hosts if isinstance(known_hosts, str) else None,
         warnings=warnings,
     )
+
+
+def _pop_host_matches(doc: PositionedYaml) -> tuple[PositionedYaml, dict[str, str]]:
+    """:func:`fleetpatch.inventory.ec2.spec.pop_host_matches`, imported only when some host
+    has a ``match:`` key (it returns the document unchanged otherwise)."""
+    hosts = doc.data.get("hosts") if isinstance(doc.data, dict) else None
+    if isinstance(hosts, dict) and any(
+        isinstance(entry, dict) and "match" in entry for entry in hosts.values()
+    ):
+        from fleetpatch.inventory.ec2.spec import pop_host_matches
+
+        return pop_host_matches(doc)
+    return doc, {}
 
 
 def _check_groups(

@@ -2,25 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from importlib import import_module
 
 from fleetpatch.errors import ParseError, RemoteCommandError, UnsupportedPlatform
 from fleetpatch.facts import HostFacts, OsInfo
-from fleetpatch.platforms.apt.platform import parse_apt_scan
 from fleetpatch.platforms.detect import detect_from_frames
-from fleetpatch.platforms.dnf.platform import parse_dnf_scan
 from fleetpatch.platforms.framing import Frames, parse_frames
-from fleetpatch.platforms.zypper.platform import parse_zypper_scan
 
 FamilyParser = Callable[..., HostFacts]
 
-FAMILY_PARSERS: dict[str, FamilyParser] = {
-    "apt": parse_apt_scan,
-    "dnf": parse_dnf_scan,
-    "yum": parse_dnf_scan,
-    "zypper": parse_zypper_scan,
-}
+
+class _FamilyParsers(Mapping[str, FamilyParser]):
+    """``family -> parser``, each family's parser module imported on first use: a run over
+    Debian hosts never loads the rpm parsers (start-up CPU counts per host,
+    docs/benchmarks.md)."""
+
+    def __init__(self, where: Mapping[str, tuple[str, str]]) -> None:
+        self._where = dict(where)
+        self._loaded: dict[str, FamilyParser] = {}
+
+    def __getitem__(self, family: str) -> FamilyParser:
+        parser = self._loaded.get(family)
+        if parser is None:
+            module, name = self._where[family]
+            parser = self._loaded[family] = getattr(import_module(module), name)
+        return parser
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+FAMILY_PARSERS: Mapping[str, FamilyParser] = _FamilyParsers(
+    {
+        "apt": ("fleetpatch.platforms.apt.platform", "parse_apt_scan"),
+        "dnf": ("fleetpatch.platforms.dnf.platform", "parse_dnf_scan"),
+        "yum": ("fleetpatch.platforms.dnf.platform", "parse_dnf_scan"),
+        "zypper": ("fleetpatch.platforms.zypper.platform", "parse_zypper_scan"),
+    }
+)
 
 
 def parse_scan_output(stdout: str, *, host: str, collected_at: datetime) -> HostFacts:

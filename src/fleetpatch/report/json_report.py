@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from fleetpatch.compliance import ComplianceLevel, HostCompliance, PatchItem, PatchState
 from fleetpatch.report import models as m
@@ -15,6 +15,9 @@ from fleetpatch.report.status import (
     non_compliant_by_level,
 )
 from fleetpatch.results import HostResult, RunResult
+
+if TYPE_CHECKING:
+    from fleetpatch.report.spool import ReportSpool
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 REPORT_SCHEMA_ID = "urn:fleetpatch:report:1"
@@ -40,20 +43,34 @@ def build_report(run: RunResult, *, include_installed_other: bool = False) -> m.
 
 
 def write_report_json(
-    run: RunResult, out: TextIO, *, include_installed_other: bool = False
+    run: RunResult,
+    out: TextIO,
+    *,
+    include_installed_other: bool = False,
+    spool: ReportSpool | None = None,
 ) -> None:
     """Write the report document of ``run`` to ``out``, one host at a time: the same document
     :func:`build_report` gives, without holding every host's report model at once (a
-    10,000-host report is ~300 MB of JSON)."""
+    10,000-host report is ~300 MB of JSON). Host entries already rendered into ``spool`` while
+    the run went are copied from it (the run's own results may no longer carry their patches)."""
     head = _document(run, []).model_dump_json(indent=2)
     closing = '"hosts": []\n}'
     if not head.endswith(closing):  # pragma: no cover - the model's last field is hosts
         raise AssertionError("report document layout changed: hosts must come last")
     out.write(head[: -len(closing)] + '"hosts": [')
     for index, result in enumerate(run.hosts):
-        text = _host(result, include_installed_other).model_dump_json(indent=2)
-        out.write(("," if index else "") + "\n    " + text.replace("\n", "\n    "))
+        text = spool.entry(result.host) if spool is not None else None
+        if text is None:
+            text = host_entry_json(result, include_installed_other)
+        out.write(("," if index else "") + text)
     out.write("\n  ]\n}\n" if run.hosts else "]\n}\n")
+
+
+def host_entry_json(result: HostResult, include_installed_other: bool = False) -> str:
+    """One host's entry in the ``hosts`` array, indented as :func:`write_report_json` writes
+    it (a leading newline, four spaces)."""
+    text = _host(result, include_installed_other).model_dump_json(indent=2)
+    return "\n    " + text.replace("\n", "\n    ")
 
 
 def _document(run: RunResult, hosts: list[m.ReportHost]) -> m.ReportDocument:

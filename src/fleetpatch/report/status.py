@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from enum import StrEnum
 
-from fleetpatch.compliance import LEVEL_ORDER, NON_COMPLIANT_STATES, ComplianceLevel, PatchState
+from fleetpatch.compliance import LEVEL_ORDER, ComplianceLevel
 from fleetpatch.results import HostOutcome, HostResult
 
 
@@ -43,23 +42,14 @@ def host_status(result: HostResult) -> HostStatus:
 def non_compliant_by_level(result: HostResult) -> dict[ComplianceLevel, int]:
     """Non-compliant patch items per compliance level, every level present (SSM's
     SeveritySummary of the NonCompliantSummary)."""
-    tally: Counter[ComplianceLevel] = Counter()
-    if result.compliance is not None:
-        tally.update(
-            item.compliance_level
-            for item in result.compliance.items
-            if item.state in NON_COMPLIANT_STATES
-        )
-    return {level: tally[level] for level in LEVEL_ORDER}
+    if result.compliance is None:
+        return dict.fromkeys(LEVEL_ORDER, 0)
+    return dict(result.compliance.non_compliant_by_level)
 
 
 def missing_security(result: HostResult) -> int:
     """Security patches in state MISSING."""
-    if result.compliance is None:
-        return 0
-    return sum(
-        1 for item in result.compliance.items if item.state is PatchState.MISSING and item.security
-    )
+    return result.compliance.missing_security if result.compliance is not None else 0
 
 
 def reboot_required(result: HostResult) -> bool | None:
