@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any, TextIO
 
-from fleetpatch.compliance import ComplianceLevel, HostCompliance, PatchItem, PatchState
+from pydantic import TypeAdapter
+
+from fleetpatch.compliance import ComplianceLevel, HostCompliance, PatchState
 from fleetpatch.report import models as m
 from fleetpatch.report.exit_codes import exit_code_for
 from fleetpatch.report.status import (
@@ -151,11 +153,14 @@ def _host(result: HostResult, include_installed_other: bool) -> m.ReportHost:
         started_at=result.started_at,
         finished_at=result.finished_at,
         duration_seconds=result.duration,
-        patches=[
-            _patch(item)
-            for item in (compliance.items if compliance else ())
-            if include_installed_other or item.state is not PatchState.INSTALLED_OTHER
-        ],
+        patches=_PATCHES.validate_python(
+            [
+                item
+                for item in (compliance.items if compliance else ())
+                if include_installed_other or item.state is not PatchState.INSTALLED_OTHER
+            ],
+            from_attributes=True,
+        ),
         install=result.install,
     )
 
@@ -177,8 +182,6 @@ def _counts(compliance: HostCompliance) -> m.StateCounts:
     )
 
 
-def _patch(item: PatchItem) -> m.ReportPatch:
-    data = item.model_dump()
-    data["cves"] = list(item.cves)
-    data["advisory_ids"] = list(item.advisory_ids)
-    return m.ReportPatch(**data)
+_PATCHES: TypeAdapter[list[m.ReportPatch]] = TypeAdapter(list[m.ReportPatch])
+"""A host's patch items become report patches in one validation, read from the items'
+attributes (the fields have the same names), not one model per item."""
