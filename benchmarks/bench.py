@@ -52,11 +52,11 @@ def render_script(setup: Setup) -> Path:
     return setup.script
 
 
-def snapshot_head(dest: Path) -> Path:
-    """``git archive HEAD src`` into ``dest``: measure the last commit, not a working tree that
-    other people are editing."""
+def snapshot_head(dest: Path, ref: str = "HEAD") -> Path:
+    """``git archive REF src`` into ``dest``: measure a commit, not a working tree that other
+    people are editing (``--snapshot``: HEAD; ``--base-ref``: the before of a before/after)."""
     dest.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "HEAD", "src"], check=True,
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "src"], check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest / "src"
@@ -225,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="import fleetpatch from this directory (default: the working tree)")
     parser.add_argument("--snapshot", action="store_true",
                         help="measure the last commit (git archive HEAD src), not the working tree")
+    parser.add_argument("--base-ref", default="",
+                        help="also measure this commit as tool fleetpatch-base, alternating with "
+                             "the others: a before/after in one run")
     args = parser.parse_args(argv)
 
     missing = check_tools()
@@ -252,8 +255,14 @@ def main(argv: list[str] | None = None) -> int:
         src = args.fleetpatch_src
         if args.snapshot:
             src = snapshot_head(workdir / "snapshot")
+        base = None
+        if args.base_ref:
+            base = snapshot_head(workdir / "base", args.base_ref)
+            if "fleetpatch-base" not in names:
+                names.insert(1, "fleetpatch-base")
+            TOOLS["fleetpatch-base"].label = f"fleetpatch @{args.base_ref[:10]}"
         probe = Setup(workdir, 0, fleet.port, keys.client_key, workdir / "known_hosts",
-                      workdir / "scan.sh", args.concurrency, fleetpatch_src=src)
+                      workdir / "scan.sh", args.concurrency, fleetpatch_src=src, base_src=base)
         for name in list(names):
             why = available(name, probe)
             if why:
@@ -274,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{size} hosts, concurrency {args.concurrency}, {args.reps} repetitions:")
                 setup = Setup(workdir / f"n{size}", size, fleet.port, keys.client_key,
                               probe.known_hosts, probe.script, args.concurrency,
-                              fleetpatch_src=src)
+                              fleetpatch_src=src, base_src=base)
                 results.append(measure_size(names, setup, args.reps, not args.no_warmup, log))
         summary = budget(results)
         print()

@@ -49,6 +49,7 @@ class Setup:
     fleetpatch_python: Path = field(default_factory=lambda: REPO / ".venv" / "bin" / "python")
     bench_bin: Path = field(default_factory=lambda: REPO / ".bench" / "venv" / "bin")
     fleetpatch_src: Path | None = None  # import fleetpatch from here instead of the working tree
+    base_src: Path | None = None  # fleetpatch-base imports fleetpatch from here (an older commit)
 
 
 @dataclass
@@ -176,6 +177,21 @@ class FleetpatchPatched(Fleetpatch):
         inv = super().invocation(run)
         inv.argv = [str(self.s.fleetpatch_python), str(Path(__file__).parent / "fp_patched.py"),
                     "--patch", self.patches, *inv.argv[1:]]
+        return inv
+
+
+class FleetpatchBase(Fleetpatch):
+    """The same CLI run from an older commit's sources (``bench.py --base-ref REF``), so a
+    change is measured against its baseline in the same run, alternating."""
+
+    name = "fleetpatch-base"
+    label = "fleetpatch (base)"
+
+    def invocation(self, run: int) -> Invocation:
+        inv = super().invocation(run)
+        if self.s.base_src is None:
+            raise RuntimeError("fleetpatch-base needs --base-ref")
+        inv.env["PYTHONPATH"] = str(self.s.base_src)
         return inv
 
 
@@ -320,7 +336,7 @@ class Ansible(Tool):
 
 
 TOOLS: dict[str, type[Tool]] = {
-    t.name: t for t in (Fleetpatch, FleetpatchPatched, Raw, Pyinfra, Ansible)
+    t.name: t for t in (Fleetpatch, FleetpatchBase, FleetpatchPatched, Raw, Pyinfra, Ansible)
 }
 
 
