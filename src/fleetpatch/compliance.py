@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -121,7 +121,7 @@ class HostCompliance(BaseModel):
         return self
 
 
-def summarize_items(items: Any) -> tuple[dict[ComplianceLevel, int], int]:
+def summarize_items(items: Iterable[PatchItem]) -> tuple[dict[ComplianceLevel, int], int]:
     """(non-compliant items per level with every level present, MISSING security items)."""
     by_level = dict.fromkeys(LEVEL_ORDER, 0)
     missing = 0

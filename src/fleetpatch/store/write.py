@@ -62,7 +62,7 @@ def insert_host_results(
     conn.execute(insert(host_results), rows)
     ids = _ids_by_seq(conn, run_id, first_seq, first_seq + len(rows) - 1)
     state_rows: list[tuple[Any, ...]] = []
-    driver_json = uses_driver_insert(conn)
+    driver_json = _uses_driver_insert(conn)
     audit_rows: list[dict[str, Any]] = []
     for host_result_id, result in zip(ids, results, strict=True):
         if result.compliance is not None:
@@ -82,7 +82,7 @@ def insert_host_results(
     return set(blobs)
 
 
-def uses_driver_insert(conn: Connection) -> bool:
+def _uses_driver_insert(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
@@ -93,7 +93,7 @@ def _insert_rows(
     serialised). On SQLite the statement is compiled once and the tuples go straight to the
     driver's executemany: SQLAlchemy's per-row parameter processing cost more than the insert
     itself (~60 rows per host). Other databases take the ordinary path."""
-    if not uses_driver_insert(conn):
+    if not _uses_driver_insert(conn):
         conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
