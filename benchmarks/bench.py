@@ -3,6 +3,7 @@ OpenSSH sshd serving N loopback hosts that replay a recorded Debian 12 scan (see
 
     python benchmarks/bench.py                       # N = 50 and 200, 3 repetitions, all tools
     python benchmarks/bench.py --sizes 3 --reps 1 --tools fleetpatch,raw   # smoke
+    python benchmarks/bench.py --fleet varied        # every host answers its own output
 
 Runs alternate (fleetpatch, raw, pyinfra, ansible, fleetpatch, raw, …) after one unmeasured
 warm-up run of each tool per size; each figure is the median over the repetitions. Prints a
@@ -27,7 +28,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fleet import RECORDED, REPO, SshdFleet, check_tools, make_keys, write_known_hosts
+from fleet import (
+    FLEETS,
+    RECORDED,
+    REPO,
+    SshdFleet,
+    check_tools,
+    make_keys,
+    write_known_hosts,
+)
 from measure import run_measured
 from tools import TOOLS, Setup, Tool, available, fleetpatch_path
 
@@ -162,6 +171,13 @@ def measure_size(
             "medians": medians, "errors": errors}
 
 
+def variant_stats(fleet: SshdFleet) -> dict[str, object]:
+    """What the varied fleet answered: seed, host files, their mean size."""
+    sizes = [p.stat().st_size for p in fleet.variants.glob("*.out")]
+    return {"fleet_seed": fleet.seed, "fleet_variants": len(sizes),
+            "fleet_output_bytes_mean": round(sum(sizes) / len(sizes)) if sizes else None}
+
+
 def resolved_patches(spec: str) -> list[str]:
     import patches  # standard library at import time; fixes import fleetpatch when applied
 
@@ -187,10 +203,17 @@ def budget(results: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
-def table(results: list[dict[str, object]]) -> str:
+def fleet_label(fleet: SshdFleet) -> str:
+    if fleet.fleet == "varied":
+        return (f"varied fleet: every host answers its own variant of {fleet.recorded.name} "
+                f"(seed {fleet.seed})")
+    return f"uniform fleet: every host answers {fleet.recorded.name}"
+
+
+def table(results: list[dict[str, object]], title: str = "") -> str:
     head = (f"{'hosts':>5}  {'tool':<22} {'wall s':>7} {'(min-max)':>13} {'x raw':>6} "
             f"{'CPU s':>7} {'CPU ms/host':>11} {'x raw':>6} {'RSS MB':>7} {'tree MB':>8}")
-    lines = [head, "-" * len(head)]
+    lines = ([title] if title else []) + [head, "-" * len(head)]
     for r in results:
         for name, med in r["medians"].items():
             lines.append(
@@ -219,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="fixes (patches.py) for the fleetpatch-patched tool: list or all")
     parser.add_argument("--recorded", type=Path, default=RECORDED,
                         help="scan output the fleet replays (default recorded/debian12-scan.out)")
+    parser.add_argument("--fleet", choices=FLEETS, default="uniform",
+                        help="uniform: every host answers the recording; varied: every host its "
+                             "own variant of it (variants.py)")
+    parser.add_argument("--fleet-seed", type=int, default=0,
+                        help="seed of the varied fleet's variants")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
     parser.add_argument("--fleetpatch-src", type=Path,
@@ -250,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         keys = make_keys(workdir / "keys")
         (workdir / "sshd").mkdir(exist_ok=True)
-        fleet = SshdFleet(workdir / "sshd", keys, recorded=args.recorded.resolve())
+        fleet = SshdFleet(workdir / "sshd", keys, recorded=args.recorded.resolve(),
+                          fleet=args.fleet, hosts=max(sizes), seed=args.fleet_seed)
         TOOLS["fleetpatch-patched"].patches = args.patch  # type: ignore[attr-defined]
         src = args.fleetpatch_src
         if args.snapshot:
@@ -262,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                 names.insert(1, "fleetpatch-base")
             TOOLS["fleetpatch-base"].label = f"fleetpatch @{args.base_ref[:10]}"
         probe = Setup(workdir, 0, fleet.port, keys.client_key, workdir / "known_hosts",
-                      workdir / "scan.sh", args.concurrency, fleetpatch_src=src, base_src=base)
+                      workdir / "scan.sh", args.concurrency, fleetpatch_src=src, base_src=base,
+                      fleet=args.fleet)
         for name in list(names):
             why = available(name, probe)
             if why:
@@ -277,17 +307,18 @@ def main(argv: list[str] | None = None) -> int:
         log(f"fleetpatch benchmark: {info['cpu']}, {info['cores']} cores, "
             f"{info['memory_gib']} GiB; sshd on port {fleet.port}; RLIMIT_NOFILE {nofile}; "
             f"workdir {workdir}")
+        log(fleet_label(fleet))
         results = []
         with fleet:
             for size in sizes:
                 log(f"{size} hosts, concurrency {args.concurrency}, {args.reps} repetitions:")
                 setup = Setup(workdir / f"n{size}", size, fleet.port, keys.client_key,
                               probe.known_hosts, probe.script, args.concurrency,
-                              fleetpatch_src=src, base_src=base)
+                              fleetpatch_src=src, base_src=base, fleet=args.fleet)
                 results.append(measure_size(names, setup, args.reps, not args.no_warmup, log))
         summary = budget(results)
         print()
-        print(table(results))
+        print(table(results, fleet_label(fleet)))
         print()
         if "note" in summary:
             print(f"budget: {summary['note']}")
@@ -304,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
                        "tools": names, "warmup": not args.no_warmup,
                        "recorded": str(args.recorded),
                        "recorded_output_bytes": args.recorded.stat().st_size,
+                       "fleet": args.fleet,
+                       **(variant_stats(fleet) if args.fleet == "varied" else {}),
                        "patch": resolved_patches(args.patch) if "fleetpatch-patched" in names
                        else None,
                        "script_bytes": probe.script.stat().st_size},

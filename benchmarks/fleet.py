@@ -7,7 +7,11 @@ refuses anyone not coming from 127.0.0.0/8 (``AllowUsers root@127.0.0.0/8``).
 
 What a host answers does not depend on the client: sshd's ``ForceCommand`` runs a replay script
 that prints the scan output recorded once from a real Debian 12 (``recorded/debian12-scan.out``,
-see ``record.sh``), whatever command the client asked for. When the command is ``sh -s`` (the
+see ``record.sh``), whatever command the client asked for. With ``fleet="varied"`` every host
+answers its own variant of that recording instead (``variants.py``): one file per host address
+is written to ``WORKDIR/variants/127.0.b.c.out`` before sshd starts, and the replay script picks
+the file named by the server-side address of the connection (the third field of
+``$SSH_CONNECTION``, the address the client connected to). When the command is ``sh -s`` (the
 script comes on stdin, as fleetpatch and the raw client send it) the replay first reads stdin to
 the end (``cat >/dev/null``), as ``sh`` would, so the client pays for sending its script; when
 the script travels inside the command (a here-doc: pyinfra ``exec``, Ansible ``raw``) stdin is not
@@ -31,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RECORDED = HERE / "recorded" / "debian12-scan.out"
 SSHD = Path("/usr/sbin/sshd")
+FLEETS = ("uniform", "varied")  # every host answers the recording / its own variant of it
 
 
 def host_address(i: int) -> str:
@@ -41,6 +46,17 @@ def host_address(i: int) -> str:
     if block > 255:
         raise ValueError("more than 65,024 hosts do not fit in 127.0.0.0/16")
     return f"127.0.{block}.{offset + 1}"
+
+
+def host_index(address: str) -> int:
+    """Inverse of :func:`host_address`: 127.0.b.c -> host number (1-based)."""
+    parts = address.split(".")
+    if len(parts) != 4 or parts[:2] != ["127", "0"]:
+        raise ValueError(f"not a benchmark host address: {address!r}")
+    block, offset = int(parts[2]), int(parts[3])
+    if not 1 <= offset <= 254:
+        raise ValueError(f"not a benchmark host address: {address!r}")
+    return block * 254 + offset
 
 
 def host_name(i: int) -> str:
@@ -92,20 +108,50 @@ def write_known_hosts(path: Path, count: int, port: int, host_pub: str) -> Path:
 
 
 class SshdFleet:
-    """One Debian OpenSSH sshd, own config, own host key, on 0.0.0.0:port, replaying a scan."""
+    """One Debian OpenSSH sshd, own config, own host key, on 0.0.0.0:port, replaying a scan.
+
+    ``fleet="uniform"``: every host answers ``recorded``. ``fleet="varied"``: host ``i``
+    (1..``hosts``) answers ``variants.variant(recorded, i, seed)``, pre-generated into
+    ``workdir/variants`` by :meth:`start`; a host beyond ``hosts`` fails (no file).
+    """
 
     def __init__(self, workdir: Path, keys: Keys, *, port: int | None = None,
-                 recorded: Path = RECORDED):
+                 recorded: Path = RECORDED, fleet: str = "uniform", hosts: int = 0,
+                 seed: int = 0):
+        if fleet not in FLEETS:
+            raise ValueError(f"fleet must be one of {FLEETS}, got {fleet!r}")
+        if fleet == "varied" and hosts < 1:
+            raise ValueError("a varied fleet needs the number of hosts to generate")
         self.workdir = workdir
         self.keys = keys
         self.port = port or free_port()
         self.recorded = recorded
+        self.fleet = fleet
+        self.hosts = hosts
+        self.seed = seed
+        self.variants = workdir / "variants"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / "sshd.log"
+
+    def write_variants(self) -> list[Path]:
+        """One output file per host address (``variants/127.0.b.c.out``), hosts 1..hosts."""
+        from variants import write_variants
+
+        shutil.rmtree(self.variants, ignore_errors=True)
+        return write_variants(self.variants, self.hosts, self.recorded, self.seed)
 
     def _write_config(self) -> Path:
         wd = self.workdir
         replay = wd / "replay.sh"
+        if self.fleet == "varied":
+            answer = (
+                "# varied fleet: the file of the address the client connected to\n"
+                "# (SSH_CONNECTION = client address, client port, server address, server port)\n"
+                "set -- $SSH_CONNECTION\n"
+                f"exec cat '{self.variants}'/\"$3\".out\n"
+            )
+        else:
+            answer = f"exec cat {self.recorded}\n"
         replay.write_text(
             "#!/bin/sh\n"
             "# fleetpatch benchmark target: answer with the recorded scan output, whatever\n"
@@ -115,7 +161,7 @@ class SshdFleet:
             'case "$SSH_ORIGINAL_COMMAND" in\n'
             '  "sh -s"|*" -- sh -s") cat >/dev/null ;;\n'
             "esac\n"
-            f"exec cat {self.recorded}\n"
+            + answer
         )
         replay.chmod(0o755)
         (wd / "authorized_keys").write_text(self.keys.client_pub + "\n")
@@ -159,6 +205,8 @@ LogLevel ERROR
             raise RuntimeError(
                 f"{SSHD} is missing: apt-get install -y openssh-server (benchmarks/run.sh does)"
             )
+        if self.fleet == "varied":
+            self.write_variants()
         config = self._write_config()
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
         subprocess.run([str(SSHD), "-t", "-f", str(config)], check=True)

@@ -44,6 +44,8 @@ fi
 
 .venv/bin/python benchmarks/bench.py "$@"
 if [ -n "${BENCH_SIMULATOR:-}" ]; then
+    # SIM_ARGS: more simulator options, e.g. SIM_ARGS="--fleet varied"
+    # shellcheck disable=SC2086
     .venv/bin/python benchmarks/simulator.py --sizes "${SIM_SIZES:-1000,10000}" \
-        --tools fleetpatch,fleetpatch-patched,raw
+        --tools fleetpatch,fleetpatch-patched,raw ${SIM_ARGS:-}
 fi

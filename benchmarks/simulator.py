@@ -8,8 +8,16 @@ destination). Each connection authenticates by public key and is checked against
 as with sshd; a session whose command is ``sh -s`` has its stdin read to the end, then gets the
 recorded scan output (``recorded/debian12-scan.out``) and exit status 0, like the sshd fleet.
 
+``--fleet varied`` gives every host its own output (``variants.py``): before the servers start,
+``--variants`` K (default 1,000) variants are written once to ``WORKDIR/variants/`` (one file per
+host address 127.0.0.1 ... of hosts 1..K, 32 KB each); a server answers the connection made to
+address A with host ``((host_index(A) - 1) mod K) + 1``'s file, read from disk (the page cache)
+per session, so a server process holds no variant in memory. Up to K hosts every host differs;
+beyond, host ``i`` and host ``i + K`` answer alike.
+
     .venv/bin/python benchmarks/simulator.py                 # scan 1,000 and 10,000 hosts
     .venv/bin/python benchmarks/simulator.py --sizes 1000 --reps 3
+    .venv/bin/python benchmarks/simulator.py --sizes 1000 --fleet varied --variants 1000
     .venv/bin/python benchmarks/simulator.py serve --port P --keys DIR   # just serve
 
 The scale run measures the real CLI (``fleetpatch scan``, JSON report to a file, fresh SQLite
@@ -34,19 +42,35 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fleet import RECORDED, Keys, free_port, make_keys, write_known_hosts
+from fleet import (
+    FLEETS,
+    RECORDED,
+    Keys,
+    free_port,
+    host_address,
+    host_index,
+    make_keys,
+    write_known_hosts,
+)
 
 HERE = Path(__file__).resolve().parent
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+DEFAULT_VARIANTS = 1000
 
 
 # ------------------------------------------------------------------------------- the server
 
 
-def serve(port: int, keys_dir: Path, recorded: Path, ready_fd: int | None = None) -> None:
+def serve(port: int, keys_dir: Path, recorded: Path, ready_fd: int | None = None,
+          variants_dir: Path | None = None, variants: int = 0) -> None:
     import asyncssh
 
     answer = recorded.read_bytes()
+
+    def answer_for(address: str) -> bytes:
+        """The varied fleet's answer for the connection's local address (see the docstring)."""
+        host = (host_index(address) - 1) % variants + 1
+        return (variants_dir / f"{host_address(host)}.out").read_bytes()  # type: ignore[operator]
 
     class Server(asyncssh.SSHServer):
         def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
@@ -62,7 +86,10 @@ def serve(port: int, keys_dir: Path, recorded: Path, ready_fd: int | None = None
         if command == "sh -s" or command.endswith(" -- sh -s"):
             while await process.stdin.read(65536):
                 pass
-        process.stdout.write(answer)
+        if variants_dir is not None:
+            process.stdout.write(answer_for(process.get_extra_info("sockname")[0]))
+        else:
+            process.stdout.write(answer)
         await process.stdout.drain()
         process.exit(0)
 
@@ -99,24 +126,40 @@ class SimulatorFleet:
 
     def __init__(self, workdir: Path, keys: Keys, *, processes: int | None = None,
                  port: int | None = None, recorded: Path = RECORDED,
-                 python: str = sys.executable):
+                 python: str = sys.executable, fleet: str = "uniform", hosts: int = 0,
+                 variants: int = DEFAULT_VARIANTS, seed: int = 0):
+        if fleet not in FLEETS:
+            raise ValueError(f"fleet must be one of {FLEETS}, got {fleet!r}")
         self.workdir = workdir
         self.keys = keys
         self.processes = processes or os.cpu_count() or 1
         self.port = port or free_port()
         self.recorded = recorded
         self.python = python
+        self.fleet = fleet
+        # distinct answers of a varied fleet: K, or fewer when the fleet is smaller
+        self.variants = min(variants, hosts) if hosts > 0 else variants
+        self.seed = seed
+        self.variants_dir = workdir / "variants"
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, timeout: float = 30) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        varied: list[str] = []
+        if self.fleet == "varied":
+            from variants import write_variants
+
+            if self.variants < 1:
+                raise ValueError("a varied simulator fleet needs at least one variant")
+            write_variants(self.variants_dir, self.variants, self.recorded, self.seed)
+            varied = ["--variants-dir", str(self.variants_dir), "--variants", str(self.variants)]
         log = (self.workdir / "simulator.log").open("ab")
         for _ in range(self.processes):
             r, w = os.pipe()
             proc = subprocess.Popen(
                 [self.python, str(HERE / "simulator.py"), "serve", "--port", str(self.port),
                  "--keys", str(self.keys.client_key.parent), "--recorded", str(self.recorded),
-                 "--ready-fd", str(w)],
+                 *varied, "--ready-fd", str(w)],
                 pass_fds=(w,), stdout=log, stderr=log, start_new_session=True,
             )
             os.close(w)
@@ -177,7 +220,8 @@ def scale(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="fleetpatch-sim-"))
     keys = make_keys(workdir / "keys")
     fleet = SimulatorFleet(workdir / "sim", keys, processes=args.processes,
-                           recorded=Path(args.recorded).resolve())
+                           recorded=Path(args.recorded).resolve(), fleet=args.fleet,
+                           hosts=max(sizes), variants=args.variants, seed=args.fleet_seed)
     known = write_known_hosts(workdir / "known_hosts", max(sizes), fleet.port, keys.host_pub)
     script = workdir / "scan.sh"
     src = Path(args.fleetpatch_src) if args.fleetpatch_src else None
@@ -191,13 +235,13 @@ def scale(args: argparse.Namespace) -> int:
     TOOLS["fleetpatch-patched"].patches = args.patch or "all"  # type: ignore[attr-defined]
     results = []
     print(f"simulator: {fleet.processes} server process(es) on port {fleet.port}; "
-          f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; workdir {workdir}",
-          flush=True)
+          f"{fleet_label(fleet)}; RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; "
+          f"workdir {workdir}", flush=True)
     try:
         with fleet:
             for size in sizes:
                 setup = Setup(workdir / f"n{size}", size, fleet.port, keys.client_key, known,
-                              script, args.concurrency, fleetpatch_src=src)
+                              script, args.concurrency, fleetpatch_src=src, fleet=args.fleet)
                 tools = {n: TOOLS[n](setup) for n in names}
                 runs: dict[str, list[dict[str, float]]] = {n: [] for n in names}
                 for rep in range(args.reps):
@@ -234,6 +278,7 @@ def scale(args: argparse.Namespace) -> int:
         fleet.stop()
         subprocess.run(["rm", "-rf", str(workdir)], check=False)
     print()
+    print(f"fleet: {fleet_label(fleet)}")
     print(f"{'hosts':>6}  {'tool':<18} {'wall s':>8} {'ms/host':>8} {'CPU s':>8} "
           f"{'CPU ms/host':>11} {'RSS MB':>7} {'report MB':>9}")
     for r in results:
@@ -271,12 +316,21 @@ def scale(args: argparse.Namespace) -> int:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "config": {"sizes": sizes, "reps": args.reps, "concurrency": args.concurrency,
                    "processes": fleet.processes, "tools": names, "patch": args.patch,
-                   "recorded": args.recorded,
+                   "recorded": args.recorded, "fleet": args.fleet,
+                   "fleet_seed": args.fleet_seed if args.fleet == "varied" else None,
+                   "variants": fleet.variants if args.fleet == "varied" else None,
                    "cores": os.cpu_count(), "loadavg_at_end": os.getloadavg()},
         "results": results, "growth": growth, "budget": budget,
     }, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
+
+
+def fleet_label(fleet: SimulatorFleet) -> str:
+    if fleet.fleet == "varied":
+        return (f"varied fleet ({fleet.variants} distinct host outputs, seed {fleet.seed}; "
+                f"host i answers variant ((i - 1) mod {fleet.variants}) + 1)")
+    return "uniform fleet (every host answers the recording)"
 
 
 def main() -> int:
@@ -288,6 +342,10 @@ def main() -> int:
                    help="dir with ssh_host_ed25519_key and id_ed25519.pub")
     s.add_argument("--recorded", type=Path, default=RECORDED)
     s.add_argument("--ready-fd", type=int)
+    s.add_argument("--variants-dir", type=Path,
+                   help="varied fleet: answer from VARIANTS_DIR/<host address>.out")
+    s.add_argument("--variants", type=int, default=0,
+                   help="varied fleet: how many host files VARIANTS_DIR has (hosts 1..N)")
     for p in (parser, sub.add_parser("scale", help="scan simulated fleets (default)")):
         p.add_argument("--sizes", default="1000,10000")
         p.add_argument("--reps", type=int, default=1)
@@ -298,10 +356,20 @@ def main() -> int:
         p.add_argument("--patch", default="all",
                        help="fixes (patches.py) for the fleetpatch-patched tool")
         p.add_argument("--recorded", default=str(RECORDED), help="scan output to replay")
+        p.add_argument("--fleet", choices=FLEETS, default="uniform",
+                       help="uniform: every host answers the recording; varied: every host "
+                            "its own variant of it (variants.py)")
+        p.add_argument("--variants", type=int, default=DEFAULT_VARIANTS,
+                       help="varied fleet: distinct host outputs (host i answers variant "
+                            "((i - 1) mod K) + 1)")
+        p.add_argument("--fleet-seed", type=int, default=0, help="varied fleet: seed")
         p.add_argument("--out", default=str(HERE / "results" / "simulator.json"))
     args = parser.parse_args()
     if args.cmd == "serve":
-        serve(args.port, args.keys, Path(args.recorded), args.ready_fd)
+        if args.variants_dir is not None and args.variants < 1:
+            parser.error("--variants-dir needs --variants N (N >= 1)")
+        serve(args.port, args.keys, Path(args.recorded), args.ready_fd, args.variants_dir,
+              args.variants)
         return 0
     return scale(args)
 
