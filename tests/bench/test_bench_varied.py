@@ -21,10 +21,27 @@ def test_harness_scans_a_varied_fleet(tmp_path: Path) -> None:
         pytest.skip(reason)
     out = tmp_path / "latest.json"
     done = subprocess.run(
-        [sys.executable, str(BENCH / "bench.py"), "--sizes", "3", "--reps", "1", "--no-warmup",
-         "--tools", "fleetpatch,raw", "--fleet", "varied", "--out", str(out),
-         "--workdir", str(tmp_path / "work")],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        [
+            sys.executable,
+            str(BENCH / "bench.py"),
+            "--sizes",
+            "3",
+            "--reps",
+            "1",
+            "--no-warmup",
+            "--tools",
+            "fleetpatch,raw",
+            "--fleet",
+            "varied",
+            "--out",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     doc = json.loads(out.read_text())

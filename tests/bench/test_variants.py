@@ -43,8 +43,9 @@ def test_every_host_differs_and_parses(recording: variants.Recording) -> None:
         facts = parse_scan_output(text, host=f"h{i}", collected_at=now)
         assert len(facts.installed) == info["installed"] < len(recording.rows)
         assert len(facts.updates) == info["updates"]
-        compliance = evaluate_baseline(facts, choose(Host(name=f"h{i}", address="127.0.0.1"),
-                                                     facts.os), now=now)
+        compliance = evaluate_baseline(
+            facts, choose(Host(name=f"h{i}", address="127.0.0.1"), facts.os), now=now
+        )
         assert compliance.items
         rows = variants._lines(variants.Recording(text).sections["apt.installed"])
         shared = sum(row in recorded_rows for row in rows) / len(rows)

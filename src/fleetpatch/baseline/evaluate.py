@@ -38,6 +38,7 @@ from fleetpatch.compliance import (
 )
 from fleetpatch.errors import InputError
 from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage
+from fleetpatch.memo import IdentityTable, RunMemo
 
 _U = ComplianceLevel.UNSPECIFIED
 
@@ -50,11 +51,25 @@ class _Verdict:
     rejected: bool = False
 
 
+_Judged = tuple[_Verdict, str | None, bool]
+"""A verdict, the approved-list (or override-list) entry it used, and whether it holds on any
+host of the run (no install override, no release date)."""
+
+
 class _Evaluator:
-    """Per-host state for one evaluation (memoised rule outcomes, matched list entries)."""
+    """Per-host state for one evaluation (memoised rule outcomes, matched list entries).
+
+    ``shared`` (from the run's memo, see :func:`_shared_verdicts`) holds verdicts that do not
+    depend on the host, so a package or update seen on another host is not judged again: the
+    verdict and the approved-list entry it used are replayed."""
 
     def __init__(
-        self, cb: CompiledBaseline, facts: HostFacts, now: datetime, override: NameMatcher | None
+        self,
+        cb: CompiledBaseline,
+        facts: HostFacts,
+        now: datetime,
+        override: NameMatcher | None,
+        shared: IdentityTable[object, _Judged] | None = None,
     ):
         self.cb = cb
         self.now = as_utc(now)
@@ -63,6 +78,7 @@ class _Evaluator:
         self.memo: dict[Props, Approval] = {}
         self.installed_memo: dict[tuple[bool, str, str], tuple[Props, Approval, _Verdict]] = {}
         self.used_entries: set[str] = set()
+        self.shared = shared if override is None else None
 
     def rules(self, props: Props) -> Approval:
         hit = self.memo.get(props)
@@ -79,8 +95,6 @@ class _Evaluator:
         rejected_entry: str | None,
     ) -> _Verdict:
         cb = self.cb
-        if approved_entry is not None:
-            self.used_entries.add(approved_entry)
         if rejected_entry is not None:
             action = "BLOCK" if cb.block else "ALLOW_AS_DEPENDENCY"
             return _Verdict(False, _U, f"rejected_patches: {rejected_entry!r} ({action})", True)
@@ -101,22 +115,50 @@ class _Evaluator:
         return verdict
 
     def update(self, u: AvailableUpdate) -> _Verdict:
+        """The verdict on update ``u``; the list entry it used counts as used."""
+        shared = self.shared
+        hit = shared.get(u) if shared is not None else None
+        if hit is None:
+            hit = self._update(u)
+            if shared is not None and hit[2]:
+                shared.put(u, hit)
+        if hit[1] is not None:
+            self.used_entries.add(hit[1])
+        return hit[0]
+
+    def installed(self, p: InstalledPackage) -> _Verdict:
+        """The verdict on installed package ``p``; the list entry it used counts as used."""
+        shared = self.shared
+        hit = shared.get(p) if shared is not None else None
+        if hit is None:
+            hit = self._installed(p)
+            if shared is not None and hit[2]:
+                shared.put(p, hit)
+        if hit[1] is not None:
+            self.used_entries.add(hit[1])
+        return hit[0]
+
+    def _update(self, u: AvailableUpdate) -> _Judged:
         cb = self.cb
         if self.override is not None:
             entry = self.override.match_update(u)
             if entry is None:
-                return _Verdict(False, _U, "not in the install override list")
-            self.used_entries.add(entry)
-            return _Verdict(True, _U, f"install_override_list: {entry!r}")
+                return _Verdict(False, _U, "not in the install override list"), None, False
+            return _Verdict(True, _U, f"install_override_list: {entry!r}"), entry, False
         props = update_props(u, cb.os)
-        return self._lists(
-            self.rules(props), props, cb.approved.match_update(u), cb.rejected.match_update(u)
-        )
+        entry = cb.approved.match_update(u)
+        verdict = self._lists(self.rules(props), props, entry, cb.rejected.match_update(u))
+        # a dated update's verdict depends on the evaluation time: never shared across hosts
+        return verdict, entry, props.date is None
 
-    def installed(self, p: InstalledPackage) -> _Verdict:
+    def _installed(self, p: InstalledPackage) -> _Judged:
         cb = self.cb
         if self.override is not None:
-            return _Verdict(False, _U, "install override list in use: baseline rules not applied")
+            return (
+                _Verdict(False, _U, "install override list in use: baseline rules not applied"),
+                None,
+                False,
+            )
         key = (p.security_origin, p.priority, p.section)
         hit = self.installed_memo.get(key)
         if hit is None:
@@ -126,10 +168,9 @@ class _Evaluator:
             self.installed_memo[key] = hit
         props, by_rules, plain = hit
         if not cb.approved and not cb.rejected:
-            return plain
-        return self._lists(
-            by_rules, props, cb.approved.match_installed(p), cb.rejected.match_installed(p)
-        )
+            return plain, None, True
+        entry = cb.approved.match_installed(p)
+        return self._lists(by_rules, props, entry, cb.rejected.match_installed(p)), entry, True
 
 
 def _arch_ok(a: str, b: str) -> bool:
@@ -142,8 +183,14 @@ def evaluate_baseline(
     *,
     now: datetime,
     install_override: InstallOverrideList | None = None,
+    memo: RunMemo | None = None,
 ) -> HostCompliance:
     """The compliance of ``facts`` against ``baseline`` at time ``now`` (UTC if naive).
+
+    ``memo`` (the run's, see :mod:`fleetpatch.memo`) shares work between the hosts of a run:
+    a package or update object already judged against this baseline for a host with the same
+    product is not judged again (unless its verdict depends on the time: a release date), and
+    equal items are the same PatchItem objects. The result is equal with or without it.
 
     Raises InputError when the baseline is for another operating system than the host.
     """
@@ -154,7 +201,9 @@ def evaluate_baseline(
             f"{facts.os.operating_system or 'an unknown OS'}"
         )
     override = NameMatcher.compile(install_override.ids, cb.family) if install_override else None
-    ev = _Evaluator(cb, facts, now, override)
+    shared = _shared_verdicts(memo, cb, facts.os.product) if memo is not None else None
+    ev = _Evaluator(cb, facts, now, override, shared)
+    items = _Items(memo)
     cmp = cb.version_cmp
     per_item = cb.family in ("windows", "macos")
 
@@ -164,7 +213,6 @@ def evaluate_baseline(
 
     # Approved candidates per (name, arch); non-approved Windows security updates.
     best: dict[tuple[str, str], tuple[AvailableUpdate, _Verdict]] = {}
-    items: list[dict[str, Any]] = []  # PatchItem fields; validated together at the end
     pending: dict[str, str] = {}  # name -> why its pending update is not approved
     for u in facts.updates:
         verdict = ev.update(u)
@@ -178,9 +226,7 @@ def evaluate_baseline(
             ):
                 best[key] = (u, verdict)
         elif cb.os is OperatingSystem.WINDOWS and not verdict.rejected and is_security(u, cb.os):
-            items.append(
-                _update_item(u, None, PatchState.AVAILABLE_SECURITY_UPDATE, verdict, cb.os)
-            )
+            items.update(u, None, PatchState.AVAILABLE_SECURITY_UPDATE, verdict, cb.os)
 
     consumed: set[int] = set()
     for (name, arch), (u, verdict) in best.items():
@@ -196,12 +242,12 @@ def evaluate_baseline(
             and u.kind == "package"
             and cmp(newest.version, u.candidate_version) >= 0
         ):
-            items.append(_installed_item(newest, PatchState.INSTALLED, verdict))
+            items.installed(newest, PatchState.INSTALLED, verdict)
         else:
             installed_version = (
                 newest.version if newest is not None and u.kind == "package" else None
             )
-            items.append(_update_item(u, installed_version, PatchState.MISSING, verdict, cb.os))
+            items.update(u, installed_version, PatchState.MISSING, verdict, cb.os)
 
     for p in facts.installed:
         if id(p) in consumed:
@@ -217,7 +263,7 @@ def evaluate_baseline(
             verdict = _Verdict(
                 verdict.approved, verdict.level, f"{verdict.reason}; {pending[p.name]}"
             )
-        items.append(_installed_item(p, state, verdict))
+        items.installed(p, state, verdict)
 
     not_applicable = 0
     if override is None:
@@ -226,7 +272,7 @@ def evaluate_baseline(
                 continue
             not_applicable += 1
             if per_item:
-                items.append(
+                items.other(
                     {
                         "id": entry,
                         "state": PatchState.NOT_APPLICABLE,
@@ -234,10 +280,9 @@ def evaluate_baseline(
                         "available update",
                     }
                 )
-    items.sort(key=_item_order)
     return rollup(
         baseline.name,
-        _ITEMS.validate_python(items),
+        items.finish(),
         not_applicable=not_applicable,
         asu_non_compliant=cb.asu_non_compliant,
     )
@@ -246,6 +291,93 @@ def evaluate_baseline(
 _ITEMS: TypeAdapter[tuple[PatchItem, ...]] = TypeAdapter(tuple[PatchItem, ...])
 """One validation for all of a host's items (hundreds of them: one pydantic call each cost
 twice as much)."""
+
+
+def _shared_verdicts(
+    memo: RunMemo, cb: CompiledBaseline, product: str
+) -> IdentityTable[object, _Judged]:
+    """The run's verdicts on packages and updates for baseline ``cb`` on hosts of ``product``
+    (the only host fact filters see besides the package)."""
+    per_baseline = memo.identity("eval.baseline")
+    by_product: dict[str, IdentityTable[object, _Judged]] | None = per_baseline.get(cb)
+    if by_product is None:
+        by_product = per_baseline.put(cb, {})
+    table = by_product.get(product)
+    if table is None:
+        table = by_product[product] = IdentityTable(memo.limit)
+    return table
+
+
+class _Items:
+    """A host's patch items in the making: plain dicts validated together at the end, or,
+    with the run's memo, PatchItem objects shared by every host with the same package (or
+    update), state and verdict."""
+
+    def __init__(self, memo: RunMemo | None) -> None:
+        self.table = memo.identity("eval.item") if memo is not None else None
+        self.fields: list[dict[str, Any]] = []
+        self.made: list[PatchItem] = []
+
+    def _interned(self, source: object, key: tuple[Any, ...]) -> PatchItem | None:
+        assert self.table is not None
+        per_source: dict[tuple[Any, ...], PatchItem] | None = self.table.get(source)
+        return None if per_source is None else per_source.get(key)
+
+    def _intern(self, source: object, key: tuple[Any, ...], fields: dict[str, Any]) -> None:
+        assert self.table is not None
+        per_source: dict[tuple[Any, ...], PatchItem] | None = self.table.get(source)
+        if per_source is None:
+            per_source = self.table.put(source, {})
+        item = per_source[key] = PatchItem.model_validate(fields)
+        self.made.append(item)
+
+    def installed(self, p: InstalledPackage, state: PatchState, v: _Verdict) -> None:
+        if self.table is None:
+            self.fields.append(_installed_item(p, state, v))
+            return
+        key = (state, v)
+        item = self._interned(p, key)
+        if item is None:
+            self._intern(p, key, _installed_item(p, state, v))
+        else:
+            self.made.append(item)
+
+    def update(
+        self,
+        u: AvailableUpdate,
+        installed_version: str | None,
+        state: PatchState,
+        v: _Verdict,
+        os: OperatingSystem,
+    ) -> None:
+        if self.table is None:
+            self.fields.append(_update_item(u, installed_version, state, v, os))
+            return
+        key = (installed_version, state, v, os)
+        item = self._interned(u, key)
+        if item is None:
+            self._intern(u, key, _update_item(u, installed_version, state, v, os))
+        else:
+            self.made.append(item)
+
+    def other(self, fields: dict[str, Any]) -> None:
+        if self.table is None:
+            self.fields.append(fields)
+        else:
+            self.made.append(PatchItem.model_validate(fields))
+
+    def finish(self) -> tuple[PatchItem, ...]:
+        """The items in report order (id, arch, installed version, state)."""
+        if self.table is None:
+            self.fields.sort(key=_item_order)
+            return _ITEMS.validate_python(self.fields)
+        self.made.sort(key=_patch_order)
+        return tuple(self.made)
+
+
+def _patch_order(item: PatchItem) -> tuple[str, str, str, str]:
+    """:func:`_item_order` of a made item (PatchState is a str enum: it sorts as its value)."""
+    return (item.id, item.arch, item.installed_version or "", item.state)
 
 
 def _item_order(item: dict[str, Any]) -> tuple[str, str, str, str]:

@@ -19,6 +19,7 @@ from fleetpatch.baseline.model import Baseline
 from fleetpatch.errors import CommandTimeout, HostError, InputError, UnsupportedPlatform
 from fleetpatch.facts import HostFacts, OsInfo
 from fleetpatch.inventory.model import Host
+from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.scan import parse_scan_output
 from fleetpatch.results import CommandRecord, HostFailure, HostOutcome, HostResult
 from fleetpatch.transport.base import CommandResult, Session
@@ -55,6 +56,8 @@ class ScanContext:
     script_digest: str = field(default="")
     pending_reboots: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     """host -> (boot identity, patches) left pending by an earlier ``reboot: never`` install"""
+    memo: RunMemo | None = field(default_factory=RunMemo)
+    """the run's interning tables (:mod:`fleetpatch.memo`); None parses every host in full"""
 
     def __post_init__(self) -> None:
         if not self.script_digest:
@@ -130,7 +133,7 @@ async def collect_facts(
     finally:
         if own:
             await session.close()
-    return parse_scan_output(result.stdout, host=host.name, collected_at=ctx.now())
+    return parse_scan_output(result.stdout, host=host.name, collected_at=ctx.now(), memo=ctx.memo)
 
 
 async def scan_host(host: Host, ctx: ScanContext) -> HostResult:
@@ -142,7 +145,7 @@ async def scan_host(host: Host, ctx: ScanContext) -> HostResult:
         facts = await collect_facts(host, ctx, trace)
         try:
             baseline = ctx.choose_baseline(host, facts.os)
-            compliance = evaluate_baseline(facts, baseline, now=ctx.now())
+            compliance = evaluate_baseline(facts, baseline, now=ctx.now(), memo=ctx.memo)
             pending = ctx.pending_reboots.get(host.name)
             if pending is not None and pending[0] == facts.boot_id:
                 # same boot as the install that skipped its reboot: still pending (SSM)

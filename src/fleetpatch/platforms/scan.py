@@ -8,6 +8,7 @@ from importlib import import_module
 
 from fleetpatch.errors import ParseError, RemoteCommandError, UnsupportedPlatform
 from fleetpatch.facts import HostFacts, OsInfo
+from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.detect import detect_from_frames
 from fleetpatch.platforms.framing import Frames, parse_frames
 
@@ -47,8 +48,11 @@ FAMILY_PARSERS: Mapping[str, FamilyParser] = _FamilyParsers(
 )
 
 
-def parse_scan_output(stdout: str, *, host: str, collected_at: datetime) -> HostFacts:
-    """Parse the whole output of the scan script.
+def parse_scan_output(
+    stdout: str, *, host: str, collected_at: datetime, memo: RunMemo | None = None
+) -> HostFacts:
+    """Parse the whole output of the scan script (``memo``: the run's interning tables, see
+    :mod:`fleetpatch.memo`; the facts are the same with or without).
 
     Raises:
         ParseError: the output is cut short or malformed.
@@ -67,7 +71,7 @@ def parse_scan_output(stdout: str, *, host: str, collected_at: datetime) -> Host
             f"{os_info.pretty_name or os_info.distro} ({os_info.family}) is recognised but its "
             f"package manager is not supported yet"
         )
-    facts = parser(frames, host=host, os=os_info, collected_at=collected_at)
+    facts = parser(frames, host=host, os=os_info, collected_at=collected_at, memo=memo)
     return _with_boot_id(facts, frames)
 
 

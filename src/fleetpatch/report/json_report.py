@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import TypeAdapter
 
-from fleetpatch.compliance import ComplianceLevel, HostCompliance, PatchState
+from fleetpatch.compliance import ComplianceLevel, HostCompliance, PatchItem, PatchState
+from fleetpatch.memo import RunMemo
 from fleetpatch.report import models as m
 from fleetpatch.report.exit_codes import exit_code_for
 from fleetpatch.report.status import (
@@ -68,11 +69,51 @@ def write_report_json(
     out.write("\n  ]\n}\n" if run.hosts else "]\n}\n")
 
 
-def host_entry_json(result: HostResult, include_installed_other: bool = False) -> str:
+def host_entry_json(
+    result: HostResult, include_installed_other: bool = False, memo: RunMemo | None = None
+) -> str:
     """One host's entry in the ``hosts`` array, indented as :func:`write_report_json` writes
-    it (a leading newline, four spaces)."""
-    text = _host(result, include_installed_other).model_dump_json(indent=2)
+    it (a leading newline, four spaces).
+
+    With a ``memo`` (the run's, see :mod:`fleetpatch.memo`) each patch item object is rendered
+    once and its text reused for every host that has it; the entry is the same text."""
+    if memo is None:
+        text = _host(result, include_installed_other).model_dump_json(indent=2)
+        return "\n    " + text.replace("\n", "\n    ")
+    items = _reported_items(result.compliance, include_installed_other)
+    text = _host(result, include_installed_other, with_patches=False).model_dump_json(indent=2)
+    if items:
+        fragments = memo.identity("report.patch")
+        parts = []
+        for item in items:
+            fragment = fragments.get(item)
+            if fragment is None:
+                fragment = fragments.put(item, _patch_fragment(item))
+            parts.append(fragment)
+        head, empty, tail = text.rpartition(_NO_PATCHES)
+        if not empty:  # pragma: no cover - ReportHost always renders its patches
+            raise AssertionError("report host layout changed: no patches list")
+        text = head + '"patches": [\n' + ",\n".join(parts) + "\n  ]" + tail
     return "\n    " + text.replace("\n", "\n    ")
+
+
+_NO_PATCHES = '"patches": []'
+
+
+def _patch_fragment(item: PatchItem) -> str:
+    """One report patch as it stands inside a host's ``patches`` list (indent 4)."""
+    text = _PATCH.validate_python(item, from_attributes=True).model_dump_json(indent=2)
+    return "    " + text.replace("\n", "\n    ")
+
+
+def _reported_items(
+    compliance: HostCompliance | None, include_installed_other: bool
+) -> list[PatchItem]:
+    return [
+        item
+        for item in (compliance.items if compliance else ())
+        if include_installed_other or item.state is not PatchState.INSTALLED_OTHER
+    ]
 
 
 def _document(run: RunResult, hosts: list[m.ReportHost]) -> m.ReportDocument:
@@ -129,7 +170,9 @@ def _summary(run: RunResult) -> m.ReportSummary:
     )
 
 
-def _host(result: HostResult, include_installed_other: bool) -> m.ReportHost:
+def _host(
+    result: HostResult, include_installed_other: bool, *, with_patches: bool = True
+) -> m.ReportHost:
     facts = result.facts
     compliance = result.compliance
     return m.ReportHost(
@@ -154,11 +197,7 @@ def _host(result: HostResult, include_installed_other: bool) -> m.ReportHost:
         finished_at=result.finished_at,
         duration_seconds=result.duration,
         patches=_PATCHES.validate_python(
-            [
-                item
-                for item in (compliance.items if compliance else ())
-                if include_installed_other or item.state is not PatchState.INSTALLED_OTHER
-            ],
+            _reported_items(compliance, include_installed_other) if with_patches else [],
             from_attributes=True,
         ),
         install=result.install,
@@ -182,6 +221,7 @@ def _counts(compliance: HostCompliance) -> m.StateCounts:
     )
 
 
+_PATCH: TypeAdapter[m.ReportPatch] = TypeAdapter(m.ReportPatch)
 _PATCHES: TypeAdapter[list[m.ReportPatch]] = TypeAdapter(list[m.ReportPatch])
 """A host's patch items become report patches in one validation, read from the items'
 attributes (the fields have the same names), not one model per item."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 from typing import IO
 
+from fleetpatch.memo import RunMemo
 from fleetpatch.report.json_report import host_entry_json
 from fleetpatch.results import HostResult
 
@@ -26,9 +27,10 @@ class ReportSpool:
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="fleetpatch-report-")  # noqa: SIM115
         self._where: dict[str, tuple[int, int]] = {}
         self._end = 0
+        self._memo = RunMemo()  # patch items shared by hosts are rendered once
 
     def add(self, result: HostResult) -> None:
-        data = host_entry_json(result, self.include_installed_other).encode()
+        data = host_entry_json(result, self.include_installed_other, self._memo).encode()
         self._file.seek(self._end)
         self._file.write(data)
         self._where[result.host] = (self._end, len(data))

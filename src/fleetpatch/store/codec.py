@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import TypeAdapter
 
 from fleetpatch.compliance import PatchItem
-from fleetpatch.facts import HostFacts, InstalledPackage
+from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage
+from fleetpatch.memo import RunMemo
 
 ZLIB_LEVEL = 1
 """Fastest level: per host it compresses ~60 KB in 0.14 ms (level 6: 0.45 ms) for ~13 % more
@@ -25,6 +28,9 @@ bytes (4.6 KB instead of 4.1 KB for a Debian 12 host with 207 packages)."""
 
 _installed_adapter: TypeAdapter[tuple[InstalledPackage, ...]] = TypeAdapter(
     tuple[InstalledPackage, ...]
+)
+_updates_adapter: TypeAdapter[tuple[AvailableUpdate, ...]] = TypeAdapter(
+    tuple[AvailableUpdate, ...]
 )
 _positioned_items_adapter: TypeAdapter[list[tuple[int, PatchItem]]] = TypeAdapter(
     list[tuple[int, PatchItem]]
@@ -47,12 +53,46 @@ class EncodedFacts:
     installed: InstalledBlob | None
 
 
-def encode_facts(facts: HostFacts) -> EncodedFacts:
-    rest = zlib.compress(facts.model_dump_json(exclude={"installed"}).encode(), ZLIB_LEVEL)
+def encode_facts(facts: HostFacts, memo: RunMemo | None = None) -> EncodedFacts:
+    """The facts without ``installed`` (compressed) and the installed list as a blob.
+
+    With a ``memo`` (see :mod:`fleetpatch.memo`), a package list or update list made of the
+    same objects as one encoded before is not serialised again; the decoded facts are equal.
+    """
+    if memo is None:
+        rest = facts.model_dump_json(exclude={"installed"}).encode()
+    else:
+        head = facts.model_dump_json(exclude={"installed", "updates"}).encode()
+        updates = _shared_json(memo, "store.updates", facts.updates, _updates_adapter.dump_json)
+        rest = head[:-1] + b',"updates":' + updates + b"}"  # decoding does not mind the order
+    compressed = zlib.compress(rest, ZLIB_LEVEL)
     if not facts.installed:
-        return EncodedFacts(rest=rest, installed=None)
-    raw = _installed_adapter.dump_json(facts.installed)
-    return EncodedFacts(rest=rest, installed=InstalledBlob(hashlib.sha256(raw).hexdigest(), raw))
+        return EncodedFacts(rest=compressed, installed=None)
+    if memo is None:
+        return EncodedFacts(rest=compressed, installed=_installed_blob(facts.installed))
+    table = memo.table("store.installed")
+    key = tuple(map(id, facts.installed))
+    hit = table.get(key)
+    if hit is None:  # the entry keeps the packages alive, so their ids stay theirs
+        hit = table.put(key, (facts.installed, _installed_blob(facts.installed)))
+    return EncodedFacts(rest=compressed, installed=hit[1])
+
+
+def _installed_blob(installed: tuple[InstalledPackage, ...]) -> InstalledBlob:
+    raw = _installed_adapter.dump_json(installed)
+    return InstalledBlob(hashlib.sha256(raw).hexdigest(), raw)
+
+
+def _shared_json(
+    memo: RunMemo, name: str, values: tuple[Any, ...], dump: Callable[[Any], bytes]
+) -> bytes:
+    """``dump(values)``, remembered by the identities of the values (kept alive by the entry)."""
+    table = memo.table(name)
+    key = tuple(map(id, values))
+    hit = table.get(key)
+    if hit is None:
+        hit = table.put(key, (values, dump(values)))
+    return bytes(hit[1])
 
 
 def decode_facts(rest: bytes, installed: tuple[InstalledPackage, ...]) -> HostFacts:
@@ -66,10 +106,24 @@ def decode_installed(blob: bytes) -> tuple[InstalledPackage, ...]:
     return _installed_adapter.validate_json(zlib.decompress(blob))
 
 
-def encode_other_items(items: list[tuple[int, PatchItem]]) -> bytes | None:
-    """``items`` are (position in HostCompliance.items, item) pairs."""
+def encode_other_items(
+    items: list[tuple[int, PatchItem]], memo: RunMemo | None = None
+) -> bytes | None:
+    """``items`` are (position in HostCompliance.items, item) pairs. With a ``memo``, the same
+    positions of the same item objects are not serialised and compressed again."""
     if not items:
         return None
+    if memo is None:
+        return _compress_items(items)
+    table = memo.table("store.other_items")
+    key = tuple((position, id(item)) for position, item in items)
+    hit = table.get(key)
+    if hit is None:  # the entry keeps the items alive, so their ids stay theirs
+        hit = table.put(key, (items, _compress_items(items)))
+    return bytes(hit[1])
+
+
+def _compress_items(items: list[tuple[int, PatchItem]]) -> bytes:
     return zlib.compress(
         _positioned_items_adapter.dump_json(items, exclude_defaults=True), ZLIB_LEVEL
     )

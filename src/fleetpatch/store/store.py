@@ -11,6 +11,7 @@ from sqlalchemy import and_, case, func, select, true, update
 from sqlalchemy.engine import Connection, Engine
 
 from fleetpatch.compliance import ComplianceLevel, ComplianceStatus
+from fleetpatch.memo import RunMemo
 from fleetpatch.results import HostFailure, HostOutcome, HostResult, RunResult
 from fleetpatch.store.engine import WRITE_OPTION, create_store_engine, default_store_url
 from fleetpatch.store.errors import RunNotFound, StoreError
@@ -49,6 +50,8 @@ class Store:
         self._engine = engine
         self._store_facts = store_facts
         self._known_digests: frozenset[str] = frozenset()
+        # encodings of the shared package lists, items and rows of the hosts written so far
+        self._memo = RunMemo()
 
     @property
     def engine(self) -> Engine:
@@ -268,6 +271,7 @@ class Store:
             results,
             store_facts=self._store_facts,
             known_digests=self._known_digests,
+            memo=self._memo,
         )
 
     def _remember(self, digests: set[str]) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from fleetpatch.compliance import PatchItem, PatchState
+from fleetpatch.memo import RunMemo
 from fleetpatch.results import CommandRecord, HostResult
 from fleetpatch.store.codec import EncodedFacts, InstalledBlob, encode_facts, encode_other_items
 from fleetpatch.store.errors import StoreError
@@ -43,20 +44,25 @@ def insert_host_results(
     *,
     store_facts: bool,
     known_digests: frozenset[str],
+    memo: RunMemo | None = None,
 ) -> set[str]:
     """Insert host results with their patch states and audit rows. Returns the digests of the
-    installed-package blobs now present (to remember once the transaction has committed)."""
+    installed-package blobs now present (to remember once the transaction has committed).
+
+    ``memo`` (the store's, see :mod:`fleetpatch.memo`) remembers the encodings of package
+    lists, items and rows already written for other hosts; the rows are the same without it.
+    """
     if not results:
         return set()
     encoded = [
-        encode_facts(result.facts) if store_facts and result.facts is not None else None
+        encode_facts(result.facts, memo) if store_facts and result.facts is not None else None
         for result in results
     ]
     blobs = {e.installed.digest: e.installed for e in encoded if e and e.installed}
     _insert_missing_blobs(conn, [b for d, b in blobs.items() if d not in known_digests])
     first_seq = _next_seq(conn, run_id)
     rows = [
-        _host_row(run_id, first_seq + n, result, enc)
+        _host_row(run_id, first_seq + n, result, enc, memo)
         for n, (result, enc) in enumerate(zip(results, encoded, strict=True))
     ]
     conn.execute(insert(host_results), rows)
@@ -64,13 +70,24 @@ def insert_host_results(
     state_rows: list[tuple[Any, ...]] = []
     driver_json = _uses_driver_insert(conn)
     audit_rows: list[dict[str, Any]] = []
+    tails = memo.identity("store.patch_state") if memo is not None and driver_json else None
     for host_result_id, result in zip(ids, results, strict=True):
-        if result.compliance is not None:
+        if result.compliance is None:
+            pass
+        elif tails is None:
             state_rows.extend(
                 _patch_state_row(host_result_id, position, item, driver_json)
                 for position, item in enumerate(result.compliance.items)
                 if item.state is not PatchState.INSTALLED_OTHER
             )
+        else:
+            for position, item in enumerate(result.compliance.items):
+                if item.state is PatchState.INSTALLED_OTHER:
+                    continue
+                tail = tails.get(item)
+                if tail is None:
+                    tail = tails.put(item, _patch_state_row(0, 0, item, driver_json)[2:])
+                state_rows.append((host_result_id, position, *tail))
         audit_rows.extend(
             _audit_row(run_id, host_result_id, result.host, position, command)
             for position, command in enumerate(result.commands)
@@ -152,7 +169,11 @@ def _insert_missing_blobs(conn: Connection, blobs: Sequence[InstalledBlob]) -> N
 
 
 def _host_row(
-    run_id: str, seq: int, result: HostResult, encoded: EncodedFacts | None
+    run_id: str,
+    seq: int,
+    result: HostResult,
+    encoded: EncodedFacts | None,
+    memo: RunMemo | None = None,
 ) -> dict[str, Any]:
     facts = result.facts
     compliance = result.compliance
@@ -186,7 +207,7 @@ def _host_row(
         "metadata_age_seconds": facts.metadata_age_seconds if facts else None,
         "started_at": require_aware(result.started_at, f"{result.host}: started_at"),
         "finished_at": require_aware(result.finished_at, f"{result.host}: finished_at"),
-        "other_items": encode_other_items(other),
+        "other_items": encode_other_items(other, memo),
         "facts": encoded.rest if encoded else None,
         "installed_digest": encoded.installed.digest if encoded and encoded.installed else None,
         "install_summary": result.install.model_dump(mode="json") if result.install else None,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, computed_field
 
 from fleetpatch.errors import ParseError
 from fleetpatch.facts import InstalledPackage
+from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.versions import compare_dpkg, dpkg_sort_key
 
 # ---------------------------------------------------------------------------------------------
@@ -81,43 +82,55 @@ def dpkg_installed_rows(text: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     stamps: dict[str, datetime | None] = {}  # packages installed together share a stamp
     for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line:
-            continue
-        fields = line.split("\t")
-        if len(fields) == 8:
-            fields.append("")
-        if len(fields) != 9:
-            raise ParseError(
-                f"apt.installed line {lineno}: expected 9 tab-separated fields "
-                f"(package, version, arch, status, source, source version, priority, section, "
-                f"last-modified), got {len(fields)}: {line!r}"
-            )
-        name, version, arch, status, src, src_version, priority, section, modified = fields
-        status = status.rstrip()
-        if not name or not version or len(status) < 2:
-            raise ParseError(
-                f"apt.installed line {lineno}: expected a name, a version and a 2-3 letter "
-                f"status, got {line!r}"
-            )
-        if name.endswith(f":{arch}"):
-            name = name[: -len(arch) - 1]
+        if line:
+            rows.append(dpkg_row(line, lineno, stamps))
+    return rows
+
+
+def dpkg_row(
+    line: str, lineno: int, stamps: dict[str, datetime | None] | None = None
+) -> dict[str, Any]:
+    """One non-empty row of :func:`dpkg_installed_rows` (``lineno`` for errors; ``stamps``
+    caches timestamps already converted).
+
+    Raises:
+        ParseError: as :func:`parse_dpkg_installed`.
+    """
+    fields = line.split("\t")
+    if len(fields) == 8:
+        fields.append("")
+    if len(fields) != 9:
+        raise ParseError(
+            f"apt.installed line {lineno}: expected 9 tab-separated fields "
+            f"(package, version, arch, status, source, source version, priority, section, "
+            f"last-modified), got {len(fields)}: {line!r}"
+        )
+    name, version, arch, status, src, src_version, priority, section, modified = fields
+    status = status.rstrip()
+    if not name or not version or len(status) < 2:
+        raise ParseError(
+            f"apt.installed line {lineno}: expected a name, a version and a 2-3 letter "
+            f"status, got {line!r}"
+        )
+    if name.endswith(f":{arch}"):
+        name = name[: -len(arch) - 1]
+    if stamps is None:
+        stamp = _epoch(modified, f"apt.installed line {lineno}")
+    else:
         stamp = stamps.get(modified, _UNSEEN)
         if stamp is _UNSEEN:
             stamp = stamps[modified] = _epoch(modified, f"apt.installed line {lineno}")
-        rows.append(
-            {
-                "name": name,
-                "arch": arch,
-                "version": version,
-                "source_name": src or name,
-                "source_version": src_version or version,
-                "status": status,
-                "priority": priority,
-                "section": section,
-                "install_time": stamp,
-            }
-        )
-    return rows
+    return {
+        "name": name,
+        "arch": arch,
+        "version": version,
+        "source_name": src or name,
+        "source_version": src_version or version,
+        "status": status,
+        "priority": priority,
+        "section": section,
+        "install_time": stamp,
+    }
 
 
 _UNSEEN = datetime.min
@@ -217,7 +230,7 @@ def apt_inst_lines(text: str) -> list[SimulatedInst]:
     return list(parse_apt_simulate(text).insts)
 
 
-def parse_apt_simulate(text: str) -> AptSimulation:
+def parse_apt_simulate(text: str, memo: RunMemo | None = None) -> AptSimulation:
     """Parse ``apt-get -s -q dist-upgrade`` output (stdout and stderr merged).
 
     Inst, Remv/Purg lines are parsed strictly; Conf lines are checked and dropped; the
@@ -229,8 +242,13 @@ def parse_apt_simulate(text: str) -> AptSimulation:
     Raises:
         ParseError: a malformed Inst/Remv/Conf line, no summary line, or counts that disagree
             with it.
+
+    With a ``memo`` (one per run), an Inst line already seen on another host gives the same
+    :class:`SimulatedInst` object without being parsed again.
     """
-    insts: list[dict[str, Any]] = []  # SimulatedInst fields, validated with the whole result
+    # SimulatedInst fields (validated with the whole result), or memoised SimulatedInst objects
+    insts: list[dict[str, Any] | SimulatedInst] = []
+    inst_memo = memo.table("apt.inst") if memo is not None else None
     removals: list[SimulatedRemoval] = []
     lists: dict[str, list[str]] = {"kept_back": [], "phased": []}
     warnings: list[str] = []
@@ -244,7 +262,13 @@ def parse_apt_simulate(text: str) -> AptSimulation:
             continue
         header = None
         if line.startswith("Inst "):
-            insts.append(_inst(line, lineno))
+            if inst_memo is None:
+                insts.append(_inst(line, lineno))
+                continue
+            known = inst_memo.get(line)
+            if known is None:
+                known = inst_memo.put(line, SimulatedInst.model_validate(_inst(line, lineno)))
+            insts.append(known)
         elif line.startswith(("Remv ", "Purg ")):
             removals.append(_removal(line, lineno))
         elif line.startswith("Conf "):

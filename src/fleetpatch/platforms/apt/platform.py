@@ -27,17 +27,20 @@ Decisions (see also the template ``apt/templates/scan.sh.j2``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fleetpatch.errors import HostError
-from fleetpatch.facts import HostFacts, OsInfo
+from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage, OsInfo
+from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.apt.parsers import (
     AptSimulation,
     CandidateInfo,
     RebootInfo,
     SimulatedInst,
     dpkg_installed_rows,
+    dpkg_row,
     is_installed,
     parse_apt_candidates,
     parse_apt_indexes,
@@ -60,8 +63,20 @@ class AptListsMissing(HostError):
     kind = "no_metadata"
 
 
-def parse_apt_scan(frames: Frames, *, host: str, os: OsInfo, collected_at: datetime) -> HostFacts:
+def parse_apt_scan(
+    frames: Frames,
+    *,
+    host: str,
+    os: OsInfo,
+    collected_at: datetime,
+    memo: RunMemo | None = None,
+) -> HostFacts:
     """Combine the ``apt.*`` sections into HostFacts.
+
+    ``memo`` (one per run) interns what hosts share: a dpkg row, an Inst line, a candidates or
+    security-versions section already parsed for another host is not parsed again, and equal
+    packages and updates are the same frozen objects (see :mod:`fleetpatch.memo`). The facts
+    are equal with or without it.
 
     Raises:
         ParseError: a section is missing, ended with an undeclared exit code or is malformed.
@@ -74,11 +89,13 @@ def parse_apt_scan(frames: Frames, *, host: str, os: OsInfo, collected_at: datet
         warnings.extend(
             f"apt-get update: {line}" for line in refresh.lines if line.startswith(("W:", "E:"))
         )
-    installed_rows = dpkg_installed_rows(frames.require("apt.installed", allowed_rc=OK).body)
+    installed_text = frames.require("apt.installed", allowed_rc=OK).body
     indexes = parse_apt_indexes(frames.require("apt.indexes", allowed_rc=OK).body)
-    simulation = parse_apt_simulate(frames.require("apt.simulate", allowed_rc=OK).body)
-    candidates = parse_apt_candidates(frames.require("apt.candidates", allowed_rc=OK).body)
-    security = parse_security_versions(frames.require("apt.security_versions", allowed_rc=OK).body)
+    simulation = parse_apt_simulate(frames.require("apt.simulate", allowed_rc=OK).body, memo)
+    candidates_text = frames.require("apt.candidates", allowed_rc=OK).body
+    security_text = frames.require("apt.security_versions", allowed_rc=OK).body
+    candidates: list[CandidateInfo] = _section(memo, candidates_text, parse_apt_candidates)
+    security: dict[str, tuple[str, ...]] = _section(memo, security_text, parse_security_versions)
     reboot = parse_reboot(frames.require("apt.reboot", allowed_rc=OK).body)
     lists = parse_lists_age(frames.require("apt.lists", allowed_rc=OK).body)
 
@@ -93,13 +110,29 @@ def parse_apt_scan(frames: Frames, *, host: str, os: OsInfo, collected_at: datet
     if not any(index.security for index in indexes):
         warnings.append("no security source configured in apt: no update can be security")
 
-    installed: list[dict[str, Any]] = []
-    for row in installed_rows:
-        if is_installed(row["status"]):
-            row["security_origin"] = row["version"] in security.get(row["name"], ())
-            installed.append(row)
-    lookup = _FieldLookup(installed, candidates)
-    updates = [_update(inst, lookup, security) for inst in simulation.insts]
+    if memo is None:
+        installed: list[dict[str, Any]] = []
+        for row in dpkg_installed_rows(installed_text):
+            if is_installed(row["status"]):
+                row["security_origin"] = row["version"] in security.get(row["name"], ())
+                installed.append(row)
+        lookup = _FieldLookup(installed, candidates)
+        updates: list[dict[str, Any]] | list[AvailableUpdate] = [
+            _update(inst, lookup, security) for inst in simulation.insts
+        ]
+        packages: list[dict[str, Any]] | list[InstalledPackage] = installed
+    else:
+        packages = _interned_installed(installed_text, security, memo)
+        lookup = _FieldLookup(packages, candidates)
+        update_memo = memo.table("apt.update")
+        updates = []
+        for inst in simulation.insts:
+            fields = _update(inst, lookup, security)
+            key = tuple(fields.values())
+            known = update_memo.get(key)
+            if known is None:
+                known = update_memo.put(key, AvailableUpdate.model_validate(fields))
+            updates.append(known)
     warnings.extend(_simulation_warnings(simulation))
     reboot_packages, reboot_required = _reboot(reboot, warnings)
     # one validation for the whole document (the installed rows are plain dicts)
@@ -108,7 +141,7 @@ def parse_apt_scan(frames: Frames, *, host: str, os: OsInfo, collected_at: datet
             "host": host,
             "collected_at": collected_at,
             "os": os,
-            "installed": installed,
+            "installed": packages,
             "updates": updates,
             "reboot_required": reboot_required,
             "reboot_required_packages": reboot_packages,
@@ -116,6 +149,51 @@ def parse_apt_scan(frames: Frames, *, host: str, os: OsInfo, collected_at: datet
             "warnings": warnings,
         }
     )
+
+
+def _section(memo: RunMemo | None, text: str, parse: Callable[[str], _T]) -> _T:
+    """``parse(text)``; with a memo, a section text seen before gives the same (never mutated)
+    result without being parsed again."""
+    if memo is None:
+        return parse(text)
+    table = memo.table(f"apt.section.{parse.__name__}")
+    found: _T | None = table.get(text)
+    if found is None:
+        found = table.put(text, parse(text))
+    return found
+
+
+_T = TypeVar("_T")
+
+
+def _interned_installed(
+    text: str, security: dict[str, tuple[str, ...]], memo: RunMemo
+) -> list[InstalledPackage]:
+    """The installed packages of an ``apt.installed`` section, one frozen object per distinct
+    (row, security origin) across the run.
+
+    Raises:
+        ParseError: as :func:`~fleetpatch.platforms.apt.parsers.parse_dpkg_installed`.
+    """
+    rows = memo.table("apt.installed.row")  # line -> row fields
+    objects = memo.table("apt.installed.package")  # (line, security origin) -> package
+    packages: list[InstalledPackage] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line:
+            continue
+        row = rows.get(line)
+        if row is None:
+            row = rows.put(line, dpkg_row(line, lineno))
+        if not is_installed(row["status"]):
+            continue
+        origin = row["version"] in security.get(row["name"], ())
+        package = objects.get((line, origin))
+        if package is None:
+            package = objects.put(
+                (line, origin), InstalledPackage.model_validate({**row, "security_origin": origin})
+            )
+        packages.append(package)
+    return packages
 
 
 def is_security_update(inst: SimulatedInst, security_versions: dict[str, tuple[str, ...]]) -> bool:
@@ -154,13 +232,22 @@ class _FieldLookup:
     """Priority/Section of a candidate: its Packages stanza (same arch first), else the
     installed package of the same name and arch."""
 
-    def __init__(self, installed: list[dict[str, Any]], candidates: list[CandidateInfo]):
+    def __init__(
+        self,
+        installed: list[dict[str, Any]] | list[InstalledPackage],
+        candidates: list[CandidateInfo],
+    ):
         self.exact: dict[tuple[str, str, str], CandidateInfo] = {}
         self.any_arch: dict[tuple[str, str], CandidateInfo] = {}
         for c in candidates:
             self.exact.setdefault((c.name, c.version, c.arch), c)
             self.any_arch.setdefault((c.name, c.version), c)
-        self.installed = {(p["name"], p["arch"]): (p["priority"], p["section"]) for p in installed}
+        self.installed: dict[tuple[str, str], tuple[str, str]] = {}
+        for p in installed:
+            if isinstance(p, dict):
+                self.installed[(p["name"], p["arch"])] = (p["priority"], p["section"])
+            else:
+                self.installed[(p.name, p.arch)] = (p.priority, p.section)
 
     def priority_section(self, inst: SimulatedInst) -> tuple[str | None, str | None]:
         found = self.exact.get((inst.name, inst.candidate, inst.arch)) or self.any_arch.get(

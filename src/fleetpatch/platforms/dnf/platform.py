@@ -34,6 +34,7 @@ from datetime import datetime
 
 from fleetpatch.errors import HostError
 from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage, OsInfo
+from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.dnf.parsers import (
     AdvisoryInfo,
     AdvisoryRow,
@@ -80,8 +81,18 @@ class DnfMetadataMissing(HostError):
     kind = "no_metadata"
 
 
-def parse_dnf_scan(frames: Frames, *, host: str, os: OsInfo, collected_at: datetime) -> HostFacts:
+def parse_dnf_scan(
+    frames: Frames,
+    *,
+    host: str,
+    os: OsInfo,
+    collected_at: datetime,
+    memo: RunMemo | None = None,
+) -> HostFacts:
     """Combine the ``dnf.*`` sections (dnf or yum) into HostFacts.
+
+    ``memo`` is accepted for the common family-parser signature; the rpm parsers do not
+    intern yet (every host is parsed in full).
 
     Raises:
         ParseError: a section is missing, ended with an undeclared exit code or is malformed.

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from fleetpatch.errors import HostError
 from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage, OsInfo
+from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.framing import Frames
 from fleetpatch.platforms.rpm.parsers import (
     evr_sort_key,
@@ -77,9 +78,17 @@ class ZypperNoRepos(HostError):
 
 
 def parse_zypper_scan(
-    frames: Frames, *, host: str, os: OsInfo, collected_at: datetime
+    frames: Frames,
+    *,
+    host: str,
+    os: OsInfo,
+    collected_at: datetime,
+    memo: RunMemo | None = None,
 ) -> HostFacts:
     """Combine the ``zypper.*`` sections into HostFacts.
+
+    ``memo`` is accepted for the common family-parser signature; the zypper parsers do not
+    intern yet (every host is parsed in full).
 
     Raises:
         ParseError: a section is missing, ended with an undeclared exit code or is malformed.
