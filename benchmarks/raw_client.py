@@ -42,7 +42,7 @@ async def scan_all(args: argparse.Namespace) -> dict[str, int]:
     script = Path(args.script).read_bytes()
     options = asyncssh.SSHClientConnectionOptions(
         username="root",
-        client_keys=[args.key],
+        client_keys=asyncssh.load_keypairs([args.key]),  # read once, as fleetpatch does
         agent_path=None,
         known_hosts=asyncssh.read_known_hosts(args.known_hosts),  # parsed once, as fleetpatch
         config=[],

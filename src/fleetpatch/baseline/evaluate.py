@@ -79,6 +79,8 @@ class _Evaluator:
         self.installed_memo: dict[tuple[bool, str, str], tuple[Props, Approval, _Verdict]] = {}
         self.used_entries: set[str] = set()
         self.shared = shared if override is None else None
+        self.shareable = True
+        """no verdict so far depended on the evaluation time or an install override"""
 
     def rules(self, props: Props) -> Approval:
         hit = self.memo.get(props)
@@ -122,6 +124,7 @@ class _Evaluator:
             hit = self._update(u)
             if shared is not None and hit[2]:
                 shared.put(u, hit)
+            self.shareable = self.shareable and hit[2]
         if hit[1] is not None:
             self.used_entries.add(hit[1])
         return hit[0]
@@ -134,6 +137,7 @@ class _Evaluator:
             hit = self._installed(p)
             if shared is not None and hit[2]:
                 shared.put(p, hit)
+            self.shareable = self.shareable and hit[2]
         if hit[1] is not None:
             self.used_entries.add(hit[1])
         return hit[0]
@@ -201,8 +205,15 @@ def evaluate_baseline(
             f"{facts.os.operating_system or 'an unknown OS'}"
         )
     override = NameMatcher.compile(install_override.ids, cb.family) if install_override else None
-    shared = _shared_verdicts(memo, cb, facts.os.product) if memo is not None else None
-    ev = _Evaluator(cb, facts, now, override, shared)
+    shared = _shared(memo, cb, facts.os.product) if memo is not None and not override else None
+    if shared is not None:
+        # a host with the very package and update objects of an earlier host (the same lines,
+        # interned by the parser) has that host's result, when nothing in it depends on time
+        seen = shared.hosts.get(facts.installed)
+        hit = seen.get(id(facts.updates)) if seen is not None else None
+        if hit is not None and hit[0] is facts.updates:
+            return hit[1]
+    ev = _Evaluator(cb, facts, now, override, shared.verdicts if shared is not None else None)
     items = _Items(memo)
     cmp = cb.version_cmp
     per_item = cb.family in ("windows", "macos")
@@ -280,12 +291,18 @@ def evaluate_baseline(
                         "available update",
                     }
                 )
-    return rollup(
+    result = rollup(
         baseline.name,
         items.finish(),
         not_applicable=not_applicable,
         asu_non_compliant=cb.asu_non_compliant,
     )
+    if shared is not None and ev.shareable:
+        seen = shared.hosts.get(facts.installed)
+        if seen is None:
+            seen = shared.hosts.put(facts.installed, {})
+        seen[id(facts.updates)] = (facts.updates, result)  # holds the tuple: its id stays its
+    return result
 
 
 _ITEMS: TypeAdapter[tuple[PatchItem, ...]] = TypeAdapter(tuple[PatchItem, ...])
@@ -293,19 +310,26 @@ _ITEMS: TypeAdapter[tuple[PatchItem, ...]] = TypeAdapter(tuple[PatchItem, ...])
 twice as much)."""
 
 
-def _shared_verdicts(
-    memo: RunMemo, cb: CompiledBaseline, product: str
-) -> IdentityTable[object, _Judged]:
-    """The run's verdicts on packages and updates for baseline ``cb`` on hosts of ``product``
-    (the only host fact filters see besides the package)."""
+@dataclass
+class _Shared:
+    """What the run's memo keeps for one compiled baseline and one host product: verdicts per
+    package or update object, and whole results per (installed, updates) tuples."""
+
+    verdicts: IdentityTable[object, _Judged]
+    hosts: IdentityTable[object, dict[int, tuple[object, HostCompliance]]]
+
+
+def _shared(memo: RunMemo, cb: CompiledBaseline, product: str) -> _Shared:
+    """The run's shared results for baseline ``cb`` on hosts of ``product`` (the only host
+    fact filters see besides the packages)."""
     per_baseline = memo.identity("eval.baseline")
-    by_product: dict[str, IdentityTable[object, _Judged]] | None = per_baseline.get(cb)
+    by_product: dict[str, _Shared] | None = per_baseline.get(cb)
     if by_product is None:
         by_product = per_baseline.put(cb, {})
-    table = by_product.get(product)
-    if table is None:
-        table = by_product[product] = IdentityTable(memo.limit)
-    return table
+    found = by_product.get(product)
+    if found is None:
+        found = by_product[product] = _Shared(IdentityTable(memo.limit), IdentityTable(memo.limit))
+    return found
 
 
 class _Items:

@@ -54,16 +54,11 @@ def parse_text(text: str, path: str) -> tuple[Any, Positions]:
                 f"not valid JSON: {exc.msg}", path=path, location=f"line {exc.lineno}"
             ) from None
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None, {}
-            positions: Positions = {}
-            _walk(node, (), positions, path)
-            data = loader.construct_document(node)
-        finally:
-            loader.dispose()
+        return _parse_yaml(text, path, _FAST_LOADER)
+    except yaml.YAMLError:  # libyaml words errors its own way: say it as the pure parser does
+        pass
+    try:
+        return _parse_yaml(text, path, yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise InputError(
@@ -73,7 +68,24 @@ def parse_text(text: str, path: str) -> tuple[Any, Positions]:
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"not valid YAML: {exc}", path=path) from None
-    return data, positions
+
+
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML has it (the 17 predefined baselines: ~25 ms less start-up)."""
+
+
+def _parse_yaml(text: str, path: str, loader_class: type[yaml.SafeLoader]) -> tuple[Any, Positions]:
+    """(data, positions). Raises yaml.YAMLError for malformed YAML."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        positions: Positions = {}
+        _walk(node, (), positions, path)
+        return loader.construct_document(node), positions
+    finally:
+        loader.dispose()
 
 
 def read_document(path: str | Path) -> tuple[Any, Positions]:

@@ -83,17 +83,24 @@ def host_entry_json(
     items = _reported_items(result.compliance, include_installed_other)
     text = _host(result, include_installed_other, with_patches=False).model_dump_json(indent=2)
     if items:
-        fragments = memo.identity("report.patch")
-        parts = []
-        for item in items:
-            fragment = fragments.get(item)
-            if fragment is None:
-                fragment = fragments.put(item, _patch_fragment(item))
-            parts.append(fragment)
+        assert result.compliance is not None
+        lists = memo.identity("report.patches.all" if include_installed_other else "report.patches")
+        patches: str | None = lists.get(result.compliance.items)
+        if patches is None:  # the first host with this (interned) items tuple
+            fragments = memo.identity("report.patch")
+            parts = []
+            for item in items:
+                fragment = fragments.get(item)
+                if fragment is None:
+                    fragment = fragments.put(item, _patch_fragment(item))
+                parts.append(fragment)
+            patches = lists.put(
+                result.compliance.items, '"patches": [\n' + ",\n".join(parts) + "\n  ]"
+            )
         head, empty, tail = text.rpartition(_NO_PATCHES)
         if not empty:  # pragma: no cover - ReportHost always renders its patches
             raise AssertionError("report host layout changed: no patches list")
-        text = head + '"patches": [\n' + ",\n".join(parts) + "\n  ]" + tail
+        text = head + patches + tail
     return "\n    " + text.replace("\n", "\n    ")
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
-from fleetpatch.compliance import PatchItem, PatchState
+from fleetpatch.compliance import HostCompliance, PatchItem, PatchState
 from fleetpatch.memo import RunMemo
 from fleetpatch.results import CommandRecord, HostResult
 from fleetpatch.store.codec import EncodedFacts, InstalledBlob, encode_facts, encode_other_items
@@ -70,24 +70,32 @@ def insert_host_results(
     state_rows: list[tuple[Any, ...]] = []
     driver_json = _uses_driver_insert(conn)
     audit_rows: list[dict[str, Any]] = []
-    tails = memo.identity("store.patch_state") if memo is not None and driver_json else None
+    interned = memo is not None and driver_json  # row tails per item, row lists per items
+    tails = memo.identity("store.patch_state") if memo is not None else None
+    tails_by_items = memo.identity("store.patch_states") if memo is not None else None
     for host_result_id, result in zip(ids, results, strict=True):
         if result.compliance is None:
             pass
-        elif tails is None:
+        elif not interned or tails is None or tails_by_items is None:
             state_rows.extend(
                 _patch_state_row(host_result_id, position, item, driver_json)
                 for position, item in enumerate(result.compliance.items)
                 if item.state is not PatchState.INSTALLED_OTHER
             )
         else:
-            for position, item in enumerate(result.compliance.items):
-                if item.state is PatchState.INSTALLED_OTHER:
-                    continue
-                tail = tails.get(item)
-                if tail is None:
-                    tail = tails.put(item, _patch_state_row(0, 0, item, driver_json)[2:])
-                state_rows.append((host_result_id, position, *tail))
+            items = result.compliance.items
+            item_rows = tails_by_items.get(items)  # hosts with the same (interned) items tuple
+            if item_rows is None:
+                item_rows = []
+                for position, item in enumerate(items):
+                    if item.state is PatchState.INSTALLED_OTHER:
+                        continue
+                    tail = tails.get(item)
+                    if tail is None:
+                        tail = tails.put(item, _patch_state_row(0, 0, item, driver_json)[2:])
+                    item_rows.append((position, *tail))
+                tails_by_items.put(items, item_rows)
+            state_rows.extend((host_result_id, *row) for row in item_rows)
         audit_rows.extend(
             _audit_row(run_id, host_result_id, result.host, position, command)
             for position, command in enumerate(result.commands)
@@ -179,11 +187,7 @@ def _host_row(
     compliance = result.compliance
     failure = result.failure
     counts = compliance.counts.model_dump() if compliance is not None else {}
-    other = (
-        [(i, item) for i, item in enumerate(compliance.items) if _is_other(item)]
-        if compliance is not None
-        else []
-    )
+    other_blob = _other_items_blob(compliance, memo)
     row: dict[str, Any] = {
         "run_id": run_id,
         "seq": seq,
@@ -207,7 +211,7 @@ def _host_row(
         "metadata_age_seconds": facts.metadata_age_seconds if facts else None,
         "started_at": require_aware(result.started_at, f"{result.host}: started_at"),
         "finished_at": require_aware(result.finished_at, f"{result.host}: finished_at"),
-        "other_items": encode_other_items(other, memo),
+        "other_items": other_blob,
         "facts": encoded.rest if encoded else None,
         "installed_digest": encoded.installed.digest if encoded and encoded.installed else None,
         "install_summary": result.install.model_dump(mode="json") if result.install else None,
@@ -215,6 +219,23 @@ def _host_row(
     for column in COUNT_COLUMNS:
         row[column] = counts.get(column.removesuffix("_count"), 0)
     return row
+
+
+def _other_items_blob(compliance: HostCompliance | None, memo: RunMemo | None) -> bytes | None:
+    """The INSTALLED_OTHER items of ``compliance`` encoded; with a memo, once per items tuple
+    (hosts with the same interned items share it)."""
+    if compliance is None:
+        return None
+    table = memo.identity("store.other_blob") if memo is not None else None
+    if table is not None:
+        hit: tuple[bytes | None] | None = table.get(compliance.items)
+        if hit is not None:
+            return hit[0]
+    other = [(i, item) for i, item in enumerate(compliance.items) if _is_other(item)]
+    blob = encode_other_items(other, memo)
+    if table is not None:
+        table.put(compliance.items, (blob,))
+    return blob
 
 
 def _is_other(item: PatchItem) -> bool:

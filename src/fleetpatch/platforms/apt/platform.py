@@ -28,6 +28,7 @@ Decisions (see also the template ``apt/templates/scan.sh.j2``):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -91,11 +92,26 @@ def parse_apt_scan(
         )
     installed_text = frames.require("apt.installed", allowed_rc=OK).body
     indexes = parse_apt_indexes(frames.require("apt.indexes", allowed_rc=OK).body)
-    simulation = parse_apt_simulate(frames.require("apt.simulate", allowed_rc=OK).body, memo)
+    simulate_text = frames.require("apt.simulate", allowed_rc=OK).body
     candidates_text = frames.require("apt.candidates", allowed_rc=OK).body
     security_text = frames.require("apt.security_versions", allowed_rc=OK).body
-    candidates: list[CandidateInfo] = _section(memo, candidates_text, parse_apt_candidates)
-    security: dict[str, tuple[str, ...]] = _section(memo, security_text, parse_security_versions)
+    packages: _Packages | None = None
+    if memo is None:
+        installed_rows = dpkg_installed_rows(installed_text)
+        simulation = parse_apt_simulate(simulate_text)
+        candidates = parse_apt_candidates(candidates_text)
+        security = parse_security_versions(security_text)
+    else:
+        key = (installed_text, simulate_text, candidates_text, security_text)
+        packages = memo.table("apt.host").get(key)
+        if packages is None:  # a host whose package sections no other host printed yet
+            packages = memo.table("apt.host").put(
+                key,
+                _interned_packages(
+                    memo, installed_text, simulate_text, candidates_text, security_text
+                ),
+            )
+        simulation = packages.simulation
     reboot = parse_reboot(frames.require("apt.reboot", allowed_rc=OK).body)
     lists = parse_lists_age(frames.require("apt.lists", allowed_rc=OK).body)
 
@@ -112,51 +128,83 @@ def parse_apt_scan(
 
     if memo is None:
         installed: list[dict[str, Any]] = []
-        for row in dpkg_installed_rows(installed_text):
+        for row in installed_rows:
             if is_installed(row["status"]):
                 row["security_origin"] = row["version"] in security.get(row["name"], ())
                 installed.append(row)
         lookup = _FieldLookup(installed, candidates)
-        updates: list[dict[str, Any]] | list[AvailableUpdate] = [
-            _update(inst, lookup, security) for inst in simulation.insts
-        ]
-        packages: list[dict[str, Any]] | list[InstalledPackage] = installed
+        updates = [_update(inst, lookup, security) for inst in simulation.insts]
+        document: dict[str, Any] = {"installed": installed, "updates": updates}
     else:
-        packages = _interned_installed(installed_text, security, memo)
-        lookup = _FieldLookup(packages, candidates)
-        update_memo = memo.table("apt.update")
-        updates = []
-        for inst in simulation.insts:
-            fields = _update(inst, lookup, security)
-            key = tuple(fields.values())
-            known = update_memo.get(key)
-            if known is None:
-                known = update_memo.put(key, AvailableUpdate.model_validate(fields))
-            updates.append(known)
+        document = {}
     warnings.extend(_simulation_warnings(simulation))
     reboot_packages, reboot_required = _reboot(reboot, warnings)
     # one validation for the whole document (the installed rows are plain dicts)
-    return HostFacts.model_validate(
+    facts = HostFacts.model_validate(
         {
             "host": host,
             "collected_at": collected_at,
             "os": os,
-            "installed": packages,
-            "updates": updates,
+            **document,
             "reboot_required": reboot_required,
             "reboot_required_packages": reboot_packages,
             "metadata_age_seconds": lists.age_seconds,
             "warnings": warnings,
         }
     )
+    if packages is None:
+        return facts
+    # the interned tuples themselves (validated when made), so later stages can recognise them
+    return facts.model_copy(update={"installed": packages.installed, "updates": packages.updates})
 
 
-def _section(memo: RunMemo | None, text: str, parse: Callable[[str], _T]) -> _T:
-    """``parse(text)``; with a memo, a section text seen before gives the same (never mutated)
-    result without being parsed again."""
-    if memo is None:
-        return parse(text)
-    table = memo.table(f"apt.section.{parse.__name__}")
+@dataclass(frozen=True)
+class _Packages:
+    """What the package sections of one host say, interned (shared by every host whose
+    sections are the same text)."""
+
+    installed: tuple[InstalledPackage, ...]
+    updates: tuple[AvailableUpdate, ...]
+    simulation: AptSimulation
+
+
+def _interned_packages(
+    memo: RunMemo, installed_text: str, simulate_text: str, candidates_text: str, security_text: str
+) -> _Packages:
+    """Parse the package sections line by line through the run's memo (a line another host
+    printed is not parsed again), in the order the uncached path parses them.
+
+    Raises:
+        ParseError: as the section parsers.
+    """
+    installed_rows = _interned_rows(installed_text, memo)
+    simulation = _section(
+        memo, simulate_text, lambda text: parse_apt_simulate(text, memo), "apt.simulate"
+    )
+    candidates: list[CandidateInfo] = _section(
+        memo, candidates_text, parse_apt_candidates, "apt.candidates"
+    )
+    security: dict[str, tuple[str, ...]] = _section(
+        memo, security_text, parse_security_versions, "apt.security_versions"
+    )
+    packages = _interned_installed(installed_rows, security, memo)
+    lookup = _FieldLookup(packages, candidates)
+    update_memo = memo.table("apt.update")
+    updates = []
+    for inst in simulation.insts:
+        fields = _update(inst, lookup, security)
+        key = tuple(fields.values())
+        known = update_memo.get(key)
+        if known is None:
+            known = update_memo.put(key, AvailableUpdate.model_validate(fields))
+        updates.append(known)
+    return _Packages(tuple(packages), tuple(updates), simulation)
+
+
+def _section(memo: RunMemo, text: str, parse: Callable[[str], _T], name: str) -> _T:
+    """``parse(text)``; a section text seen before gives the same (never mutated) result
+    without being parsed again."""
+    table = memo.table(name)
     found: _T | None = table.get(text)
     if found is None:
         found = table.put(text, parse(text))
@@ -166,26 +214,33 @@ def _section(memo: RunMemo | None, text: str, parse: Callable[[str], _T]) -> _T:
 _T = TypeVar("_T")
 
 
-def _interned_installed(
-    text: str, security: dict[str, tuple[str, ...]], memo: RunMemo
-) -> list[InstalledPackage]:
-    """The installed packages of an ``apt.installed`` section, one frozen object per distinct
-    (row, security origin) across the run.
+def _interned_rows(text: str, memo: RunMemo) -> list[tuple[str, dict[str, Any]]]:
+    """(line, row fields) of the installed rows of an ``apt.installed`` section; a line seen
+    before is not parsed again.
 
     Raises:
         ParseError: as :func:`~fleetpatch.platforms.apt.parsers.parse_dpkg_installed`.
     """
     rows = memo.table("apt.installed.row")  # line -> row fields
-    objects = memo.table("apt.installed.package")  # (line, security origin) -> package
-    packages: list[InstalledPackage] = []
+    out: list[tuple[str, dict[str, Any]]] = []
     for lineno, line in enumerate(text.split("\n"), start=1):
         if not line:
             continue
         row = rows.get(line)
         if row is None:
             row = rows.put(line, dpkg_row(line, lineno))
-        if not is_installed(row["status"]):
-            continue
+        if is_installed(row["status"]):
+            out.append((line, row))
+    return out
+
+
+def _interned_installed(
+    rows: list[tuple[str, dict[str, Any]]], security: dict[str, tuple[str, ...]], memo: RunMemo
+) -> list[InstalledPackage]:
+    """One frozen package per distinct (row, security origin) across the run."""
+    objects = memo.table("apt.installed.package")  # (line, security origin) -> package
+    packages: list[InstalledPackage] = []
+    for line, row in rows:
         origin = row["version"] in security.get(row["name"], ())
         package = objects.get((line, origin))
         if package is None:
