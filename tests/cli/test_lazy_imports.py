@@ -78,3 +78,21 @@ def test_family_parsers_load_on_first_use() -> None:
     )
     assert "fleetpatch.platforms.dnf.parsers" in loaded
     assert "fleetpatch.platforms.zypper.parsers" not in loaded
+
+
+def test_a_scan_into_a_sqlite_file_does_without_sqlalchemy(tmp_path: object) -> None:
+    store = f"sqlite:///{tmp_path}/store.db"
+    loaded = _imported_after(
+        "import fleetpatch.cli.main, fleetpatch.engine.context, fleetpatch.engine.scan_run, "
+        "fleetpatch.inventory.loader, fleetpatch.report.json_report, fleetpatch.report.spool\n"
+        "from datetime import UTC, datetime\n"
+        "from fleetpatch.store.sqlite_scan import SqliteScanStore, open_scan_store\n"
+        f"db = open_scan_store({store!r})\n"
+        "assert isinstance(db, SqliteScanStore)\n"
+        "db.pending_reboots(['h1'])\n"
+        "run = db.begin_run('scan', datetime.now(UTC))\n"
+        "db.save_host_results(run, [])\n"
+        "db.finish_run(run, datetime.now(UTC))"
+    )
+    assert "fleetpatch.store.sqlite_scan" in loaded  # the check itself works
+    assert sorted(m for m in loaded if m.split(".")[0] == "sqlalchemy") == []

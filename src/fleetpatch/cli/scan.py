@@ -131,7 +131,8 @@ def scan(
         from fleetpatch.inventory.targets import select_hosts
         from fleetpatch.report.exit_codes import exit_code_for
         from fleetpatch.report.spool import ReportSpool
-        from fleetpatch.store import new_run_id, open_store
+        from fleetpatch.store.ids import new_run_id
+        from fleetpatch.store.sqlite_scan import open_scan_store
 
         with input_errors():
             inv = load_inventory(inventory, refresh_inventory=refresh_inventory)
@@ -143,7 +144,7 @@ def scan(
             ctx = build_scan_context(
                 inv, choose=choose, accept_new_host_keys=accept_new_host_keys, refresh=refresh
             )
-            db = open_store(store)
+            db = open_scan_store(store)
             ctx = replace(ctx, pending_reboots=db.pending_reboots([h.name for h in hosts]))
     run_id = new_run_id()
     started = utcnow()

@@ -25,7 +25,8 @@ from fleetpatch.results import (
     InstallSummary,
 )
 from fleetpatch.store.codec import decode_facts, decode_installed, decode_other_items
-from fleetpatch.store.schema import COUNT_COLUMNS, audit, facts_blobs, host_results, patch_states
+from fleetpatch.store.rows import COUNT_COLUMNS
+from fleetpatch.store.schema import audit, facts_blobs, host_results, patch_states
 
 
 def load_host_results(

@@ -23,23 +23,11 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from fleetpatch.store.rows import COUNT_COLUMNS
 from fleetpatch.store.types import UtcDateTime
 
 metadata = MetaData()
 
-COUNT_COLUMNS = (
-    "installed_count",
-    "installed_other_count",
-    "installed_pending_reboot_count",
-    "installed_rejected_count",
-    "missing_count",
-    "failed_count",
-    "not_applicable_count",
-    "available_security_update_count",
-    "critical_non_compliant_count",
-    "security_non_compliant_count",
-    "other_non_compliant_count",
-)
 
 runs = Table(
     "runs",
