@@ -14,9 +14,12 @@ remembers those results:
   model, so its id cannot be reused while the entry exists.
 
 What a memo returns is always what the uncached path computes (the tests compare the two on
-every golden file and on varied fleets). Every table is bounded: once full it stops growing and
-misses are computed as if there were no memo, so a fleet with nothing in common costs one
-dictionary look-up per line more than no memo at all, and the memory stays capped.
+every golden file and on varied fleets). Every table is bounded. A table of small entries (a
+line, a package, an item) stops growing when full: misses are then computed as if there were
+no memo, so a fleet with nothing in common costs one dictionary look-up per line more than no
+memo at all. A table of whole-host entries (a host's sections, package list, report text: up
+to ~100 KB each) holds :data:`HOST_LIMIT` entries and starts afresh when full, so a fleet of
+thousands of different hosts holds a few MB of them, not one entry per host.
 """
 
 from __future__ import annotations
@@ -29,23 +32,32 @@ V = TypeVar("V")
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 20_000
-"""Entries per table. A Debian host has ~200-3,000 packages; 20,000 distinct rows cover the
-common lines of a large varied fleet in a few tens of MB (docs/benchmarks.md)."""
+"""Entries per table of small entries. A Debian host has ~200-3,000 packages; 20,000 distinct
+rows cover the common lines of a large varied fleet in a few tens of MB (docs/benchmarks.md)."""
+
+HOST_LIMIT = 256
+"""Entries per table of whole-host entries: identical hosts come in groups (one image, one
+patch level), a handful per fleet; 256 of ~100 KB is at most ~25 MB."""
 
 
 class MemoTable(dict[K, V]):
-    """A dict that stops growing at ``limit`` entries (``get`` stays the built-in one)."""
+    """A dict bounded to ``limit`` entries (``get`` stays the built-in one): when full it
+    stops growing, or with ``renew`` starts afresh."""
 
-    __slots__ = ("limit",)
+    __slots__ = ("limit", "renew")
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT, *, renew: bool = False) -> None:
         super().__init__()
         self.limit = limit
+        self.renew = renew
 
     def put(self, key: K, value: V) -> V:
         """Remember ``value`` under ``key`` while there is room; return ``value``."""
-        if len(self) < self.limit:
-            self[key] = value
+        if len(self) >= self.limit:
+            if not self.renew or self.limit <= 0:
+                return value
+            self.clear()
+        self[key] = value
         return value
 
 
@@ -55,11 +67,12 @@ class IdentityTable(Generic[T, V]):
     The table keeps each object it was given alive, so an id in it always names that object.
     Meant for immutable (frozen) objects: a value computed from one stays valid."""
 
-    __slots__ = ("_entries", "limit")
+    __slots__ = ("_entries", "limit", "renew")
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT, *, renew: bool = False) -> None:
         self._entries: dict[int, tuple[T, V]] = {}
         self.limit = limit
+        self.renew = renew
 
     def get(self, obj: T) -> V | None:
         hit = self._entries.get(id(obj))
@@ -68,8 +81,11 @@ class IdentityTable(Generic[T, V]):
         return hit[1]
 
     def put(self, obj: T, value: V) -> V:
-        if len(self._entries) < self.limit:
-            self._entries[id(obj)] = (obj, value)
+        if len(self._entries) >= self.limit:
+            if not self.renew or self.limit <= 0:
+                return value
+            self._entries.clear()  # the objects it held may now go, and their ids with them
+        self._entries[id(obj)] = (obj, value)
         return value
 
     def __len__(self) -> int:
@@ -79,25 +95,34 @@ class IdentityTable(Generic[T, V]):
 class RunMemo:
     """The interning tables of one run, by name (a parser or stage picks its own names)."""
 
-    __slots__ = ("_identity", "_tables", "limit")
+    __slots__ = ("_identity", "_tables", "host_limit", "limit")
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT, host_limit: int = HOST_LIMIT) -> None:
         self.limit = limit
+        self.host_limit = host_limit
         self._tables: dict[str, MemoTable[Any, Any]] = {}
         self._identity: dict[str, IdentityTable[Any, Any]] = {}
 
-    def table(self, name: str) -> MemoTable[Any, Any]:
-        """The value-keyed table ``name`` (created empty on first use)."""
+    def table(self, name: str, *, per_host: bool = False) -> MemoTable[Any, Any]:
+        """The value-keyed table ``name`` (created empty on first use); ``per_host``: its
+        entries are whole-host sized (see the module docstring)."""
         found = self._tables.get(name)
         if found is None:
-            found = self._tables[name] = MemoTable(self.limit)
+            found = self._tables[name] = (
+                MemoTable(self.host_limit, renew=True) if per_host else MemoTable(self.limit)
+            )
         return found
 
-    def identity(self, name: str) -> IdentityTable[Any, Any]:
-        """The identity-keyed table ``name`` (created empty on first use)."""
+    def identity(self, name: str, *, per_host: bool = False) -> IdentityTable[Any, Any]:
+        """The identity-keyed table ``name`` (created empty on first use); ``per_host`` as
+        for :meth:`table`."""
         found = self._identity.get(name)
         if found is None:
-            found = self._identity[name] = IdentityTable(self.limit)
+            found = self._identity[name] = (
+                IdentityTable(self.host_limit, renew=True)
+                if per_host
+                else IdentityTable(self.limit)
+            )
         return found
 
     def sizes(self) -> dict[str, int]:

@@ -328,7 +328,9 @@ def _shared(memo: RunMemo, cb: CompiledBaseline, product: str) -> _Shared:
         by_product = per_baseline.put(cb, {})
     found = by_product.get(product)
     if found is None:
-        found = by_product[product] = _Shared(IdentityTable(memo.limit), IdentityTable(memo.limit))
+        found = by_product[product] = _Shared(
+            IdentityTable(memo.limit), IdentityTable(memo.host_limit, renew=True)
+        )
     return found
 
 

@@ -84,7 +84,9 @@ def host_entry_json(
     text = _host(result, include_installed_other, with_patches=False).model_dump_json(indent=2)
     if items:
         assert result.compliance is not None
-        lists = memo.identity("report.patches.all" if include_installed_other else "report.patches")
+        lists = memo.identity(
+            "report.patches.all" if include_installed_other else "report.patches", per_host=True
+        )
         patches: str | None = lists.get(result.compliance.items)
         if patches is None:  # the first host with this (interned) items tuple
             fragments = memo.identity("report.patch")

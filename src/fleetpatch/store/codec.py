@@ -70,7 +70,7 @@ def encode_facts(facts: HostFacts, memo: RunMemo | None = None) -> EncodedFacts:
         return EncodedFacts(rest=compressed, installed=None)
     if memo is None:
         return EncodedFacts(rest=compressed, installed=_installed_blob(facts.installed))
-    table = memo.table("store.installed")
+    table = memo.table("store.installed", per_host=True)
     key = tuple(map(id, facts.installed))
     hit = table.get(key)
     if hit is None:  # the entry keeps the packages alive, so their ids stay theirs
@@ -87,7 +87,7 @@ def _shared_json(
     memo: RunMemo, name: str, values: tuple[Any, ...], dump: Callable[[Any], bytes]
 ) -> bytes:
     """``dump(values)``, remembered by the identities of the values (kept alive by the entry)."""
-    table = memo.table(name)
+    table = memo.table(name, per_host=True)
     key = tuple(map(id, values))
     hit = table.get(key)
     if hit is None:
@@ -115,7 +115,7 @@ def encode_other_items(
         return None
     if memo is None:
         return _compress_items(items)
-    table = memo.table("store.other_items")
+    table = memo.table("store.other_items", per_host=True)
     key = tuple((position, id(item)) for position, item in items)
     hit = table.get(key)
     if hit is None:  # the entry keeps the items alive, so their ids stay theirs

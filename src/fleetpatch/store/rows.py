@@ -101,7 +101,7 @@ def _other_items_blob(compliance: HostCompliance | None, memo: RunMemo | None) -
     (hosts with the same interned items share it)."""
     if compliance is None:
         return None
-    table = memo.identity("store.other_blob") if memo is not None else None
+    table = memo.identity("store.other_blob", per_host=True) if memo is not None else None
     if table is not None:
         hit: tuple[bytes | None] | None = table.get(compliance.items)
         if hit is not None:
@@ -200,7 +200,7 @@ def patch_state_rows(
             if item.state is not PatchState.INSTALLED_OTHER
         ]
     tails = memo.identity("store.patch_state")
-    by_items = memo.identity("store.patch_states")
+    by_items = memo.identity("store.patch_states", per_host=True)
     item_rows: list[tuple[Any, ...]] | None = by_items.get(items)
     if item_rows is None:  # the first host with this (interned) items tuple
         item_rows = []

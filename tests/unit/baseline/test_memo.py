@@ -72,6 +72,20 @@ def test_memo_table_stops_growing_at_its_limit() -> None:
     assert table.get(4) is None
 
 
+def test_whole_host_tables_start_afresh_when_full() -> None:
+    memo = RunMemo(limit=100, host_limit=2)
+    table = memo.table("t", per_host=True)
+    for n in range(3):
+        table.put(n, n)
+    assert dict(table) == {2: 2}  # renewed at the third entry, never above its limit
+    objects = [[n] for n in range(3)]
+    identity = memo.identity("i", per_host=True)
+    for obj in objects:
+        identity.put(obj, "v")
+    assert len(identity) == 1 and identity.get(objects[2]) == "v"
+    assert identity.get(objects[0]) is None
+
+
 def test_identity_table_keys_by_object_not_by_value() -> None:
     table: IdentityTable[list[int], str] = IdentityTable(limit=10)
     a, b = [1], [1]
@@ -150,7 +164,7 @@ def test_varied_hosts_parse_evaluate_store_and_report_the_same(seed: int, hosts:
     rng = random.Random(seed)
     texts = [_vary(RECORDED.read_text(), rng) for _ in range(hosts)]
     texts.append(texts[0])  # a host identical to another
-    memo = RunMemo()
+    memo = RunMemo(host_limit=2)  # whole-host tables renew during the run
     baselines = [
         get_predefined("AWS-DebianDefaultPatchBaseline"),
         parse_baseline(yaml.safe_load(LISTS_BASELINE)),
@@ -163,8 +177,8 @@ def test_varied_hosts_parse_evaluate_store_and_report_the_same(seed: int, hosts:
         plain = _results(plain_facts, base, None)  # type: ignore[arg-type]
         shared = _results(memo_facts, base, memo)  # type: ignore[arg-type]
         assert shared == plain
-        report_memo = RunMemo()
-        store_memo = RunMemo()
+        report_memo = RunMemo(host_limit=2)
+        store_memo = RunMemo(host_limit=2)
         for p, s in zip(plain, shared, strict=True):
             assert host_entry_json(s, memo=report_memo) == host_entry_json(p)
             assert host_entry_json(s, True, memo=report_memo) == host_entry_json(p, True)

@@ -103,9 +103,9 @@ def parse_apt_scan(
         security = parse_security_versions(security_text)
     else:
         key = (installed_text, simulate_text, candidates_text, security_text)
-        packages = memo.table("apt.host").get(key)
+        packages = memo.table("apt.host", per_host=True).get(key)
         if packages is None:  # a host whose package sections no other host printed yet
-            packages = memo.table("apt.host").put(
+            packages = memo.table("apt.host", per_host=True).put(
                 key,
                 _interned_packages(
                     memo, installed_text, simulate_text, candidates_text, security_text
@@ -204,7 +204,7 @@ def _interned_packages(
 def _section(memo: RunMemo, text: str, parse: Callable[[str], _T], name: str) -> _T:
     """``parse(text)``; a section text seen before gives the same (never mutated) result
     without being parsed again."""
-    table = memo.table(name)
+    table = memo.table(name, per_host=True)
     found: _T | None = table.get(text)
     if found is None:
         found = table.put(text, parse(text))
