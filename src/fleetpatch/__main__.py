@@ -1,3 +1,3 @@
-from fleetpatch.cli.main import main
+from fleetpatch.cli.main import run_process
 
-main()
+run_process()

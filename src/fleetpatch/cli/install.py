@@ -274,7 +274,10 @@ def _go(
             if result.outcome is not HostOutcome.SKIPPED:
                 progress.host_done(result)
 
-        job = execute(prepared, db, on_result=on_result, resume_run=resume, finished=finished)
+        try:
+            job = execute(prepared, db, on_result=on_result, resume_run=resume, finished=finished)
+        finally:
+            db.close()  # the process ends without tearing the interpreter down (cli.main)
     _print(job, prepared, output_format=output_format)
     if job.run.cancelled:
         err.print(

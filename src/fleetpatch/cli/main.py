@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+from typing import NoReturn
 
 import typer
 
@@ -49,4 +53,30 @@ def root(
 
 
 def main() -> None:
+    """Run the command line (raises SystemExit with the exit code, as typer does)."""
     app()
+
+
+def run_process() -> NoReturn:
+    """The ``fleetpatch`` process: :func:`main`, then exit without tearing the interpreter
+    down.
+
+    Every command has finished its work when typer raises SystemExit: stores are committed and
+    closed, reports written. What remains at exit is Python freeing every object and module one
+    by one, ~0.05-0.1 s of CPU after a scan (docs/benchmarks.md), a cost no user waits for
+    usefully. The standard streams and logging are flushed, then the process ends with the
+    command's exit code. An exception that escapes the command takes Python's normal path
+    (traceback, exit code 1)."""
+    try:
+        main()
+        code: int | str | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):  # sys.exit("message"): Python prints it and exits 1
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (fleetpatch … | head)
+            stream.flush()
+    os._exit(code or 0)

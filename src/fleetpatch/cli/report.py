@@ -34,9 +34,12 @@ def report(
 
     with input_errors():
         db = open_store(store)
-        run_id = run or db.latest_run_id()
-        if run_id is None:
-            raise InputError("the store holds no run yet; run `fleetpatch scan` first")
-        result = db.load_run(run_id)
+        try:
+            run_id = run or db.latest_run_id()
+            if run_id is None:
+                raise InputError("the store holds no run yet; run `fleetpatch scan` first")
+            result = db.load_run(run_id)
+        finally:
+            db.close()
     emit_report(result, output_format=output_format, output=output, verbose=verbose)
     raise typer.Exit(exit_code_for(result))

@@ -192,6 +192,7 @@ def scan(
         cancelled=cancelled,
     )
     db.finish_run(run_id, finished_at=run.finished_at, cancelled=cancelled)
+    db.close()
     try:
         emit_report(run, output_format=output_format, output=output, verbose=verbose, spool=spool)
     finally:
