@@ -30,7 +30,8 @@ lines are shared across hosts, as in a real fleet. Deterministic: host ``i`` wit
 always gets the same bytes (``random.Random`` seeded with a string, independent of
 ``PYTHONHASHSEED``), so several server processes answer a host identically.
 
-Standard library only (the harness and the simulator import it without fleetpatch).
+It uses fleetpatch's own dpkg version ordering (``fleetpatch.platforms.versions``, tested
+against ``dpkg --compare-versions``); run it with fleetpatch's venv, as the harness does.
 
     .venv/bin/python benchmarks/variants.py --check 300      # parse 300 variants with fleetpatch
     .venv/bin/python benchmarks/variants.py --host 7         # print host 7's output
@@ -47,6 +48,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fleetpatch.platforms.versions import compare_dpkg
 
 HERE = Path(__file__).resolve().parent
 RECORDED = HERE / "recorded" / "debian12-scan.out"
@@ -71,65 +74,6 @@ _INST = re.compile(r"^Inst (?P<name>\S+)(?: \[(?P<old>[^\]]+)\])? \((?P<new>\S+)
 _BRACKETS = re.compile(r"\[([^\]]*)\]")
 _UPGRADED_HEADER = "The following packages will be upgraded:"
 _KEPT_HEADER = "The following packages have been kept back:"
-
-
-# --------------------------------------------------------------------------- dpkg versions
-
-
-def _order(c: str) -> int:
-    if c == "~":
-        return -1
-    if c.isdigit():
-        return 0
-    if c.isascii() and c.isalpha():
-        return ord(c)
-    return ord(c) + 256
-
-
-def _verrevcmp(a: str, b: str) -> int:
-    i = j = 0
-    while i < len(a) or j < len(b):
-        diff = 0
-        while (i < len(a) and not a[i].isdigit()) or (j < len(b) and not b[j].isdigit()):
-            ac = _order(a[i]) if i < len(a) else 0
-            bc = _order(b[j]) if j < len(b) else 0
-            if ac != bc:
-                return ac - bc
-            i += 1
-            j += 1
-        while i < len(a) and a[i] == "0":
-            i += 1
-        while j < len(b) and b[j] == "0":
-            j += 1
-        while i < len(a) and a[i].isdigit() and j < len(b) and b[j].isdigit():
-            if not diff:
-                diff = ord(a[i]) - ord(b[j])
-            i += 1
-            j += 1
-        if i < len(a) and a[i].isdigit():
-            return 1
-        if j < len(b) and b[j].isdigit():
-            return -1
-        if diff:
-            return diff
-    return 0
-
-
-def _split(version: str) -> tuple[int, str, str]:
-    epoch, _, rest = version.rpartition(":") if ":" in version else ("0", "", version)
-    upstream, sep, revision = rest.rpartition("-")
-    if not sep:
-        upstream, revision = rest, ""
-    return int(epoch or 0), upstream, revision
-
-
-def compare_dpkg(a: str, b: str) -> int:
-    """``dpkg --compare-versions`` (sign only), dpkg's own algorithm; stdlib only."""
-    ea, ua, ra = _split(a)
-    eb, ub, rb = _split(b)
-    if ea != eb:
-        return ea - eb
-    return _verrevcmp(ua, ub) or _verrevcmp(ra, rb)
 
 
 _SUFFIXES = (re.compile(r"\+deb\d+u(\d+)$"), re.compile(r"\+b(\d+)$"))
@@ -558,7 +502,6 @@ def check(count: int, recorded: Path, seed: int, memo: bool = False) -> int:
     from fleetpatch.engine.context import load_baseline_choice
     from fleetpatch.inventory.model import Host
     from fleetpatch.platforms.scan import parse_scan_output
-    from fleetpatch.platforms.versions import compare_dpkg as fp_compare
 
     text = recorded.read_text()
     rec = Recording(text)
@@ -589,7 +532,7 @@ def check(count: int, recorded: Path, seed: int, memo: bool = False) -> int:
             raise AssertionError(f"host {i}: not deterministic")
         for name, (version, _src) in info["older"].items():
             row = next(r for r in rec.rows if r.name == name)
-            if fp_compare(version, row.fields[1]) >= 0:
+            if compare_dpkg(version, row.fields[1]) >= 0:
                 raise AssertionError(f"host {i}: {name} {version} is not older than "
                                      f"{row.fields[1]} for fleetpatch")
         facts = parse_scan_output(out, host=f"h{i:05d}", collected_at=now)

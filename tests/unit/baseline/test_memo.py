@@ -36,11 +36,11 @@ from fleetpatch.store.codec import (
 )
 
 from .helpers import NOW, baseline, facts
+from .test_cases import _load as load_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 APT_SCANS = sorted((ROOT / "golden" / "apt" / "scan").glob("*.txt"))
 RECORDED = ROOT.parent / "benchmarks" / "recorded" / "debian12-scan.out"
-CASES = Path(__file__).parent / "cases"
 COLLECTED = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 LISTS_BASELINE = """
@@ -197,19 +197,10 @@ def test_varied_hosts_parse_evaluate_store_and_report_the_same(seed: int, hosts:
             )
 
 
-def _cases() -> list[Any]:
-    params = []
-    for path in sorted(CASES.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text())
-        for case in doc["cases"]:
-            params.append(pytest.param(doc["os"], case, id=f"{path.stem}: {case['name']}"))
-    return params
-
-
 SHARED_CASE_MEMO = RunMemo()  # shared by every case below: objects and baselines differ
 
 
-@pytest.mark.parametrize(("os", "case"), _cases())
+@pytest.mark.parametrize(("os", "case"), load_cases())
 def test_baseline_cases_evaluate_the_same_with_a_memo(os: str, case: dict[str, Any]) -> None:
     os = case.get("os", os)
     host = facts(os, case.get("installed"), case.get("updates"))
