@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from fleetpatch.compliance import PatchItem
 from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage
@@ -63,7 +63,7 @@ def encode_facts(facts: HostFacts, memo: RunMemo | None = None) -> EncodedFacts:
         rest = facts.model_dump_json(exclude={"installed"}).encode()
     else:
         head = facts.model_dump_json(exclude={"installed", "updates"}).encode()
-        updates = _shared_json(memo, "store.updates", facts.updates, _updates_adapter.dump_json)
+        updates = _shared_json(memo, "store.updates", facts.updates, _fragments_dump(memo))
         rest = head[:-1] + b',"updates":' + updates + b"}"  # decoding does not mind the order
     compressed = zlib.compress(rest, ZLIB_LEVEL)
     if not facts.installed:
@@ -74,13 +74,32 @@ def encode_facts(facts: HostFacts, memo: RunMemo | None = None) -> EncodedFacts:
     key = tuple(map(id, facts.installed))
     hit = table.get(key)
     if hit is None:  # the entry keeps the packages alive, so their ids stay theirs
-        hit = table.put(key, (facts.installed, _installed_blob(facts.installed)))
+        hit = table.put(key, (facts.installed, _installed_blob(facts.installed, memo)))
     return EncodedFacts(rest=compressed, installed=hit[1])
 
 
-def _installed_blob(installed: tuple[InstalledPackage, ...]) -> InstalledBlob:
-    raw = _installed_adapter.dump_json(installed)
+def _installed_blob(
+    installed: tuple[InstalledPackage, ...], memo: RunMemo | None = None
+) -> InstalledBlob:
+    raw = _installed_adapter.dump_json(installed) if memo is None else _json_array(memo, installed)
     return InstalledBlob(hashlib.sha256(raw).hexdigest(), raw)
+
+
+def _json_array(memo: RunMemo, models: Sequence[BaseModel], **dump: Any) -> bytes:
+    """The compact JSON array of ``models``, as pydantic writes a tuple of them, joined from
+    each model's JSON made once per run (a varied fleet shares most packages and items)."""
+    table = memo.identity("store.json" if not dump else "store.json.lean")
+    parts = []
+    for model in models:
+        text: bytes | None = table.get(model)
+        if text is None:
+            text = table.put(model, model.__pydantic_serializer__.to_json(model, **dump))
+        parts.append(text)
+    return b"[" + b",".join(parts) + b"]"
+
+
+def _fragments_dump(memo: RunMemo) -> Callable[[tuple[Any, ...]], bytes]:
+    return lambda values: _json_array(memo, values)
 
 
 def _shared_json(
@@ -119,14 +138,25 @@ def encode_other_items(
     key = tuple((position, id(item)) for position, item in items)
     hit = table.get(key)
     if hit is None:  # the entry keeps the items alive, so their ids stay theirs
-        hit = table.put(key, (items, _compress_items(items)))
+        hit = table.put(key, (items, _compress_items(items, memo)))
     return bytes(hit[1])
 
 
-def _compress_items(items: list[tuple[int, PatchItem]]) -> bytes:
-    return zlib.compress(
-        _positioned_items_adapter.dump_json(items, exclude_defaults=True), ZLIB_LEVEL
-    )
+def _compress_items(items: list[tuple[int, PatchItem]], memo: RunMemo | None = None) -> bytes:
+    if memo is None:
+        raw = _positioned_items_adapter.dump_json(items, exclude_defaults=True)
+    else:  # [[position, item], ...] as the adapter writes it, from each item's JSON
+        table = memo.identity("store.json.lean")
+        parts = []
+        for position, item in items:
+            text: bytes | None = table.get(item)
+            if text is None:
+                text = table.put(
+                    item, item.__pydantic_serializer__.to_json(item, exclude_defaults=True)
+                )
+            parts.append(b"[%d,%s]" % (position, text))
+        raw = b"[" + b",".join(parts) + b"]"
+    return zlib.compress(raw, ZLIB_LEVEL)
 
 
 def decode_other_items(blob: bytes | None) -> list[tuple[int, PatchItem]]:
