@@ -35,9 +35,10 @@ DEFAULT_LIMIT = 20_000
 """Entries per table of small entries. A Debian host has ~200-3,000 packages; 20,000 distinct
 rows cover the common lines of a large varied fleet in a few tens of MB (docs/benchmarks.md)."""
 
-HOST_LIMIT = 256
+HOST_LIMIT = 64
 """Entries per table of whole-host entries: identical hosts come in groups (one image, one
-patch level), a handful per fleet; 256 of ~100 KB is at most ~25 MB."""
+patch level), a handful per fleet. A varied 200-host run held ~50 MB more with 256 (each host
+its own entry in ten tables); 64 caps that at ~15 MB."""
 
 
 class MemoTable(dict[K, V]):
