@@ -7,12 +7,10 @@ security-only rule) -> approved list -> rejected list -> latest approved version
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from pydantic import TypeAdapter
 
 from fleetpatch.baseline.compiled import (
     Approval,
@@ -194,7 +192,8 @@ def evaluate_baseline(
     ``memo`` (the run's, see :mod:`fleetpatch.memo`) shares work between the hosts of a run:
     a package or update object already judged against this baseline for a host with the same
     product is not judged again (unless its verdict depends on the time: a release date), and
-    equal items are the same PatchItem objects. The result is equal with or without it.
+    equal items are the same PatchItem objects. Without one, a memo of this host alone is used:
+    the result is the same.
 
     Raises InputError when the baseline is for another operating system than the host.
     """
@@ -205,7 +204,8 @@ def evaluate_baseline(
             f"{facts.os.operating_system or 'an unknown OS'}"
         )
     override = NameMatcher.compile(install_override.ids, cb.family) if install_override else None
-    shared = _shared(memo, cb, facts.os.product) if memo is not None and not override else None
+    memo = memo if memo is not None else RunMemo()
+    shared = _shared(memo, cb, facts.os.product) if not override else None
     if shared is not None:
         # a host with the very package and update objects of an earlier host (the same lines,
         # interned by the parser) has that host's result, when nothing in it depends on time
@@ -305,11 +305,6 @@ def evaluate_baseline(
     return result
 
 
-_ITEMS: TypeAdapter[tuple[PatchItem, ...]] = TypeAdapter(tuple[PatchItem, ...])
-"""One validation for all of a host's items (hundreds of them: one pydantic call each cost
-twice as much)."""
-
-
 @dataclass
 class _Shared:
     """What the run's memo keeps for one compiled baseline and one host product: verdicts per
@@ -335,38 +330,26 @@ def _shared(memo: RunMemo, cb: CompiledBaseline, product: str) -> _Shared:
 
 
 class _Items:
-    """A host's patch items in the making: plain dicts validated together at the end, or,
-    with the run's memo, PatchItem objects shared by every host with the same package (or
-    update), state and verdict."""
+    """A host's patch items in the making: PatchItem objects shared, through the run's memo, by
+    every host with the same package (or update), state and verdict."""
 
-    def __init__(self, memo: RunMemo | None) -> None:
-        self.table = memo.identity("eval.item") if memo is not None else None
-        self.fields: list[dict[str, Any]] = []
+    def __init__(self, memo: RunMemo) -> None:
+        self.table = memo.identity("eval.item")
         self.made: list[PatchItem] = []
 
-    def _interned(self, source: object, key: tuple[Any, ...]) -> PatchItem | None:
-        assert self.table is not None
-        per_source: dict[tuple[Any, ...], PatchItem] | None = self.table.get(source)
-        return None if per_source is None else per_source.get(key)
-
-    def _intern(self, source: object, key: tuple[Any, ...], fields: dict[str, Any]) -> None:
-        assert self.table is not None
+    def _add(
+        self, source: object, key: tuple[Any, ...], make: Callable[[], dict[str, Any]]
+    ) -> None:
         per_source: dict[tuple[Any, ...], PatchItem] | None = self.table.get(source)
         if per_source is None:
             per_source = self.table.put(source, {})
-        item = per_source[key] = PatchItem.model_validate(fields)
+        item = per_source.get(key)
+        if item is None:
+            item = per_source[key] = PatchItem.model_validate(make())
         self.made.append(item)
 
     def installed(self, p: InstalledPackage, state: PatchState, v: _Verdict) -> None:
-        if self.table is None:
-            self.fields.append(_installed_item(p, state, v))
-            return
-        key = (state, v)
-        item = self._interned(p, key)
-        if item is None:
-            self._intern(p, key, _installed_item(p, state, v))
-        else:
-            self.made.append(item)
+        self._add(p, (state, v), lambda: _installed_item(p, state, v))
 
     def update(
         self,
@@ -376,43 +359,21 @@ class _Items:
         v: _Verdict,
         os: OperatingSystem,
     ) -> None:
-        if self.table is None:
-            self.fields.append(_update_item(u, installed_version, state, v, os))
-            return
         key = (installed_version, state, v, os)
-        item = self._interned(u, key)
-        if item is None:
-            self._intern(u, key, _update_item(u, installed_version, state, v, os))
-        else:
-            self.made.append(item)
+        self._add(u, key, lambda: _update_item(u, installed_version, state, v, os))
 
     def other(self, fields: dict[str, Any]) -> None:
-        if self.table is None:
-            self.fields.append(fields)
-        else:
-            self.made.append(PatchItem.model_validate(fields))
+        self.made.append(PatchItem.model_validate(fields))
 
     def finish(self) -> tuple[PatchItem, ...]:
         """The items in report order (id, arch, installed version, state)."""
-        if self.table is None:
-            self.fields.sort(key=_item_order)
-            return _ITEMS.validate_python(self.fields)
         self.made.sort(key=_patch_order)
         return tuple(self.made)
 
 
 def _patch_order(item: PatchItem) -> tuple[str, str, str, str]:
-    """:func:`_item_order` of a made item (PatchState is a str enum: it sorts as its value)."""
+    """Report order: id, arch, installed version, state (a str enum: it sorts as its value)."""
     return (item.id, item.arch, item.installed_version or "", item.state)
-
-
-def _item_order(item: dict[str, Any]) -> tuple[str, str, str, str]:
-    return (
-        item["id"],
-        item.get("arch", ""),
-        item.get("installed_version") or "",
-        item["state"].value,
-    )
 
 
 def _update_item(

@@ -115,9 +115,7 @@ def parse_frames(text: str) -> Frames:
         elif verb == "EXIT" and len(parts) == 3:
             exit_record = ExitRecord(parts[1], _int(parts[2], text, line_start))
         else:
-            raise ParseError(
-                f"line {_lineno(text, line_start)}: malformed frame marker {marker!r}"
-            )
+            raise ParseError(f"line {_lineno(text, line_start)}: malformed frame marker {marker!r}")
         body_start = line_end + 1
     if current is None:
         _add_noise(noise, text[body_start:])

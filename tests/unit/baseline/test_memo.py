@@ -1,10 +1,13 @@
 """The run's interning memo (fleetpatch.memo) never changes a result.
 
-Every stage that takes a memo is checked against the same stage without one: parsing the apt
-golden scans and varied hosts derived from them, evaluating the table-driven baseline cases
-and varied hosts against predefined and hand-written baselines (approved and rejected lists,
-NOT_APPLICABLE entries, dated rules), encoding for the store, and rendering report entries.
-A shared memo is reused across hosts so that the second host of each kind is served from it.
+The apt parser and the evaluation always intern (without a memo, through one of their own for
+that call), so their results with a run's shared memo are compared with a fresh one per host,
+and the golden files and baseline cases pin what both must be. The store encodings and report
+entries have plain paths too, and are compared with them. Inputs: the apt golden scans, fleets
+of varied hosts derived from the recorded scan (hypothesis), the table-driven baseline cases
+(predefined and hand-written baselines, approved and rejected lists, NOT_APPLICABLE entries,
+dated rules judged at another time). A shared memo is reused across hosts so that the second
+host of each kind is served from it; small whole-host tables make them renew mid-run.
 """
 
 from __future__ import annotations

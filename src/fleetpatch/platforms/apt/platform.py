@@ -40,7 +40,6 @@ from fleetpatch.platforms.apt.parsers import (
     CandidateInfo,
     RebootInfo,
     SimulatedInst,
-    dpkg_installed_rows,
     dpkg_row,
     is_installed,
     parse_apt_candidates,
@@ -76,8 +75,8 @@ def parse_apt_scan(
 
     ``memo`` (one per run) interns what hosts share: a dpkg row, an Inst line, a candidates or
     security-versions section already parsed for another host is not parsed again, and equal
-    packages and updates are the same frozen objects (see :mod:`fleetpatch.memo`). The facts
-    are equal with or without it.
+    packages and updates are the same frozen objects (see :mod:`fleetpatch.memo`). Without
+    one, a memo of this host alone is used: the facts are the same.
 
     Raises:
         ParseError: a section is missing, ended with an undeclared exit code or is malformed.
@@ -95,23 +94,15 @@ def parse_apt_scan(
     simulate_text = frames.require("apt.simulate", allowed_rc=OK).body
     candidates_text = frames.require("apt.candidates", allowed_rc=OK).body
     security_text = frames.require("apt.security_versions", allowed_rc=OK).body
-    packages: _Packages | None = None
-    if memo is None:
-        installed_rows = dpkg_installed_rows(installed_text)
-        simulation = parse_apt_simulate(simulate_text)
-        candidates = parse_apt_candidates(candidates_text)
-        security = parse_security_versions(security_text)
-    else:
-        key = (installed_text, simulate_text, candidates_text, security_text)
-        packages = memo.table("apt.host", per_host=True).get(key)
-        if packages is None:  # a host whose package sections no other host printed yet
-            packages = memo.table("apt.host", per_host=True).put(
-                key,
-                _interned_packages(
-                    memo, installed_text, simulate_text, candidates_text, security_text
-                ),
-            )
-        simulation = packages.simulation
+    memo = memo if memo is not None else RunMemo()
+    key = (installed_text, simulate_text, candidates_text, security_text)
+    packages: _Packages | None = memo.table("apt.host", per_host=True).get(key)
+    if packages is None:  # a host whose package sections no other host printed yet
+        packages = memo.table("apt.host", per_host=True).put(
+            key,
+            _interned_packages(memo, installed_text, simulate_text, candidates_text, security_text),
+        )
+    simulation = packages.simulation
     reboot = parse_reboot(frames.require("apt.reboot", allowed_rc=OK).body)
     lists = parse_lists_age(frames.require("apt.lists", allowed_rc=OK).body)
 
@@ -126,34 +117,19 @@ def parse_apt_scan(
     if not any(index.security for index in indexes):
         warnings.append("no security source configured in apt: no update can be security")
 
-    if memo is None:
-        installed: list[dict[str, Any]] = []
-        for row in installed_rows:
-            if is_installed(row["status"]):
-                row["security_origin"] = row["version"] in security.get(row["name"], ())
-                installed.append(row)
-        lookup = _FieldLookup(installed, candidates)
-        updates = [_update(inst, lookup, security) for inst in simulation.insts]
-        document: dict[str, Any] = {"installed": installed, "updates": updates}
-    else:
-        document = {}
     warnings.extend(_simulation_warnings(simulation))
     reboot_packages, reboot_required = _reboot(reboot, warnings)
-    # one validation for the whole document (the installed rows are plain dicts)
     facts = HostFacts.model_validate(
         {
             "host": host,
             "collected_at": collected_at,
             "os": os,
-            **document,
             "reboot_required": reboot_required,
             "reboot_required_packages": reboot_packages,
             "metadata_age_seconds": lists.age_seconds,
             "warnings": warnings,
         }
     )
-    if packages is None:
-        return facts
     # the interned tuples themselves (validated when made), so later stages can recognise them
     return facts.model_copy(update={"installed": packages.installed, "updates": packages.updates})
 
@@ -287,22 +263,13 @@ class _FieldLookup:
     """Priority/Section of a candidate: its Packages stanza (same arch first), else the
     installed package of the same name and arch."""
 
-    def __init__(
-        self,
-        installed: list[dict[str, Any]] | list[InstalledPackage],
-        candidates: list[CandidateInfo],
-    ):
+    def __init__(self, installed: list[InstalledPackage], candidates: list[CandidateInfo]):
         self.exact: dict[tuple[str, str, str], CandidateInfo] = {}
         self.any_arch: dict[tuple[str, str], CandidateInfo] = {}
         for c in candidates:
             self.exact.setdefault((c.name, c.version, c.arch), c)
             self.any_arch.setdefault((c.name, c.version), c)
-        self.installed: dict[tuple[str, str], tuple[str, str]] = {}
-        for p in installed:
-            if isinstance(p, dict):
-                self.installed[(p["name"], p["arch"])] = (p["priority"], p["section"])
-            else:
-                self.installed[(p.name, p.arch)] = (p.priority, p.section)
+        self.installed = {(p.name, p.arch): (p.priority, p.section) for p in installed}
 
     def priority_section(self, inst: SimulatedInst) -> tuple[str | None, str | None]:
         found = self.exact.get((inst.name, inst.candidate, inst.arch)) or self.any_arch.get(
