@@ -7,7 +7,7 @@ security-only rule) -> approved list -> rejected list -> latest approved version
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -337,19 +337,24 @@ class _Items:
         self.table = memo.identity("eval.item")
         self.made: list[PatchItem] = []
 
-    def _add(
-        self, source: object, key: tuple[Any, ...], make: Callable[[], dict[str, Any]]
-    ) -> None:
+    def _interned(self, source: object, key: tuple[Any, ...]) -> PatchItem | None:
+        per_source: dict[tuple[Any, ...], PatchItem] | None = self.table.get(source)
+        return None if per_source is None else per_source.get(key)
+
+    def _intern(self, source: object, key: tuple[Any, ...], fields: dict[str, Any]) -> None:
         per_source: dict[tuple[Any, ...], PatchItem] | None = self.table.get(source)
         if per_source is None:
             per_source = self.table.put(source, {})
-        item = per_source.get(key)
-        if item is None:
-            item = per_source[key] = PatchItem.model_validate(make())
+        item = per_source[key] = PatchItem.model_validate(fields)
         self.made.append(item)
 
     def installed(self, p: InstalledPackage, state: PatchState, v: _Verdict) -> None:
-        self._add(p, (state, v), lambda: _installed_item(p, state, v))
+        key = (state, v)
+        item = self._interned(p, key)
+        if item is None:
+            self._intern(p, key, _installed_item(p, state, v))
+        else:
+            self.made.append(item)
 
     def update(
         self,
@@ -360,7 +365,11 @@ class _Items:
         os: OperatingSystem,
     ) -> None:
         key = (installed_version, state, v, os)
-        self._add(u, key, lambda: _update_item(u, installed_version, state, v, os))
+        item = self._interned(u, key)
+        if item is None:
+            self._intern(u, key, _update_item(u, installed_version, state, v, os))
+        else:
+            self.made.append(item)
 
     def other(self, fields: dict[str, Any]) -> None:
         self.made.append(PatchItem.model_validate(fields))
