@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from fleetpatch.baseline import InstallOverrideList, evaluate_baseline
+from fleetpatch.baseline import Baseline, InstallOverrideList, evaluate_baseline
 from fleetpatch.compliance import HostCompliance, PatchItem
+from fleetpatch.facts import HostFacts
 
 from .helpers import NOW, baseline, facts
 
@@ -34,20 +35,27 @@ def _by_key(result: HostCompliance) -> dict[str, PatchItem]:
     return out
 
 
-@pytest.mark.parametrize(("os", "case"), _load())
-def test_case(os: str, case: dict[str, Any]) -> None:
+def case_inputs(os: str, case: dict[str, Any]) -> tuple[HostFacts, Baseline, dict[str, Any]]:
+    """A case's host facts, baseline and the keyword arguments of evaluate_baseline."""
     os = case.get("os", os)
-    host = facts(os, case.get("installed"), case.get("updates"))
     now = case.get("now", NOW)
     if isinstance(now, str):
         now = datetime.fromisoformat(now)
     override = case.get("install_override")
-    result = evaluate_baseline(
-        host,
+    return (
+        facts(os, case.get("installed"), case.get("updates")),
         baseline(case["baseline"], os),
-        now=now,
-        install_override=InstallOverrideList.model_validate(override) if override else None,
+        {
+            "now": now,
+            "install_override": InstallOverrideList.model_validate(override) if override else None,
+        },
     )
+
+
+@pytest.mark.parametrize(("os", "case"), _load())
+def test_case(os: str, case: dict[str, Any]) -> None:
+    host, base, kwargs = case_inputs(os, case)
+    result = evaluate_baseline(host, base, **kwargs)
     expect = case["expect"]
     items = _by_key(result)
     for key, state in expect.get("items", {}).items():

@@ -23,7 +23,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetpatch.baseline import InstallOverrideList, evaluate_baseline, get_predefined
+from fleetpatch.baseline import evaluate_baseline, get_predefined
 from fleetpatch.baseline.loader import parse_baseline
 from fleetpatch.errors import ParseError
 from fleetpatch.facts import HostFacts
@@ -38,8 +38,9 @@ from fleetpatch.store.codec import (
     encode_other_items,
 )
 
-from .helpers import NOW, baseline, facts
+from .helpers import NOW
 from .test_cases import _load as load_cases
+from .test_cases import case_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 APT_SCANS = sorted((ROOT / "golden" / "apt" / "scan").glob("*.txt"))
@@ -205,23 +206,13 @@ SHARED_CASE_MEMO = RunMemo()  # shared by every case below: objects and baseline
 
 @pytest.mark.parametrize(("os", "case"), load_cases())
 def test_baseline_cases_evaluate_the_same_with_a_memo(os: str, case: dict[str, Any]) -> None:
-    os = case.get("os", os)
-    host = facts(os, case.get("installed"), case.get("updates"))
-    now = case.get("now", NOW)
-    if isinstance(now, str):
-        now = datetime.fromisoformat(now)
-    override = case.get("install_override")
-    kwargs: dict[str, Any] = {
-        "now": now,
-        "install_override": InstallOverrideList.model_validate(override) if override else None,
-    }
-    base = baseline(case["baseline"], os)
+    host, base, kwargs = case_inputs(os, case)
     plain = evaluate_baseline(host, base, **kwargs)
     for memo in (RunMemo(), SHARED_CASE_MEMO):
         assert evaluate_baseline(host, base, memo=memo, **kwargs) == plain
         assert evaluate_baseline(host, base, memo=memo, **kwargs) == plain
     # a dated rule judged at another time must not reuse the first verdict
-    later = {**kwargs, "now": now + timedelta(days=400)}
+    later = {**kwargs, "now": kwargs["now"] + timedelta(days=400)}
     assert evaluate_baseline(host, base, memo=SHARED_CASE_MEMO, **later) == evaluate_baseline(
         host, base, **later
     )
