@@ -37,8 +37,8 @@ rows cover the common lines of a large varied fleet in a few tens of MB (docs/be
 
 HOST_LIMIT = 64
 """Entries per table of whole-host entries: identical hosts come in groups (one image, one
-patch level), a handful per fleet. A varied 200-host run held ~50 MB more with 256 (each host
-its own entry in ten tables); 64 caps that at ~15 MB."""
+patch level), a handful per fleet. The varied 10,000-host simulator run peaked at 250 MB with
+256 entries and at 204 MB with 64 (docs/benchmarks.md)."""
 
 
 class MemoTable(dict[K, V]):
