@@ -7,10 +7,10 @@ security-only rule) -> approved list -> rejected list -> latest approved version
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fleetpatch.baseline.compiled import (
     Approval,
@@ -49,6 +49,7 @@ class _Verdict:
     rejected: bool = False
 
 
+_J = TypeVar("_J", AvailableUpdate, InstalledPackage)
 _Judged = tuple[_Verdict, str | None, bool]
 """A verdict, the approved-list (or override-list) entry it used, and whether it holds on any
 host of the run (no install override, no release date)."""
@@ -116,25 +117,20 @@ class _Evaluator:
 
     def update(self, u: AvailableUpdate) -> _Verdict:
         """The verdict on update ``u``; the list entry it used counts as used."""
-        shared = self.shared
-        hit = shared.get(u) if shared is not None else None
-        if hit is None:
-            hit = self._update(u)
-            if shared is not None and hit[2]:
-                shared.put(u, hit)
-            self.shareable = self.shareable and hit[2]
-        if hit[1] is not None:
-            self.used_entries.add(hit[1])
-        return hit[0]
+        return self._judged(u, self._update)
 
     def installed(self, p: InstalledPackage) -> _Verdict:
         """The verdict on installed package ``p``; the list entry it used counts as used."""
+        return self._judged(p, self._installed)
+
+    def _judged(self, obj: _J, judge: Callable[[_J], _Judged]) -> _Verdict:
+        """``judge(obj)``, or the run's shared verdict on ``obj``; records the entry used."""
         shared = self.shared
-        hit = shared.get(p) if shared is not None else None
+        hit = shared.get(obj) if shared is not None else None
         if hit is None:
-            hit = self._installed(p)
+            hit = judge(obj)
             if shared is not None and hit[2]:
-                shared.put(p, hit)
+                shared.put(obj, hit)
             self.shareable = self.shareable and hit[2]
         if hit[1] is not None:
             self.used_entries.add(hit[1])

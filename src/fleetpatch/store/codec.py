@@ -14,7 +14,7 @@ import hashlib
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -63,19 +63,19 @@ def encode_facts(facts: HostFacts, memo: RunMemo | None = None) -> EncodedFacts:
         rest = facts.model_dump_json(exclude={"installed"}).encode()
     else:
         head = facts.model_dump_json(exclude={"installed", "updates"}).encode()
-        updates = _shared_json(memo, "store.updates", facts.updates, _fragments_dump(memo))
+        updates = _by_identities(
+            memo, "store.updates", facts.updates, lambda values: _json_array(memo, values)
+        )
         rest = head[:-1] + b',"updates":' + updates + b"}"  # decoding does not mind the order
     compressed = zlib.compress(rest, ZLIB_LEVEL)
     if not facts.installed:
         return EncodedFacts(rest=compressed, installed=None)
     if memo is None:
         return EncodedFacts(rest=compressed, installed=_installed_blob(facts.installed))
-    table = memo.table("store.installed", per_host=True)
-    key = tuple(map(id, facts.installed))
-    hit = table.get(key)
-    if hit is None:  # the entry keeps the packages alive, so their ids stay theirs
-        hit = table.put(key, (facts.installed, _installed_blob(facts.installed, memo)))
-    return EncodedFacts(rest=compressed, installed=hit[1])
+    blob = _by_identities(
+        memo, "store.installed", facts.installed, lambda values: _installed_blob(values, memo)
+    )
+    return EncodedFacts(rest=compressed, installed=blob)
 
 
 def _installed_blob(
@@ -85,33 +85,39 @@ def _installed_blob(
     return InstalledBlob(hashlib.sha256(raw).hexdigest(), raw)
 
 
-def _json_array(memo: RunMemo, models: Sequence[BaseModel], **dump: Any) -> bytes:
-    """The compact JSON array of ``models``, as pydantic writes a tuple of them, joined from
-    each model's JSON made once per run (a varied fleet shares most packages and items)."""
-    table = memo.identity("store.json" if not dump else "store.json.lean")
+def _fragments(memo: RunMemo, models: Sequence[BaseModel], **dump: Any) -> list[bytes]:
+    """Each model's compact JSON (``dump``: pydantic's options), made once per run: a varied
+    fleet shares most packages and items."""
+    table = memo.identity("store.json.lean" if dump else "store.json")
     parts = []
     for model in models:
         text: bytes | None = table.get(model)
         if text is None:
             text = table.put(model, model.__pydantic_serializer__.to_json(model, **dump))
         parts.append(text)
-    return b"[" + b",".join(parts) + b"]"
+    return parts
 
 
-def _fragments_dump(memo: RunMemo) -> Callable[[tuple[Any, ...]], bytes]:
-    return lambda values: _json_array(memo, values)
+def _json_array(memo: RunMemo, models: Sequence[BaseModel]) -> bytes:
+    """The compact JSON array of ``models``, as pydantic writes a tuple of them."""
+    return b"[" + b",".join(_fragments(memo, models)) + b"]"
 
 
-def _shared_json(
-    memo: RunMemo, name: str, values: tuple[Any, ...], dump: Callable[[Any], bytes]
-) -> bytes:
-    """``dump(values)``, remembered by the identities of the values (kept alive by the entry)."""
+def _by_identities(
+    memo: RunMemo, name: str, values: tuple[_V, ...], make: Callable[[tuple[_V, ...]], _R]
+) -> _R:
+    """``make(values)``, remembered by the identities of the values (the entry keeps them
+    alive, so their ids stay theirs)."""
     table = memo.table(name, per_host=True)
     key = tuple(map(id, values))
-    hit = table.get(key)
+    hit: tuple[tuple[_V, ...], _R] | None = table.get(key)
     if hit is None:
-        hit = table.put(key, (values, dump(values)))
-    return bytes(hit[1])
+        hit = table.put(key, (values, make(values)))
+    return hit[1]
+
+
+_V = TypeVar("_V")
+_R = TypeVar("_R")
 
 
 def decode_facts(rest: bytes, installed: tuple[InstalledPackage, ...]) -> HostFacts:
@@ -136,26 +142,19 @@ def encode_other_items(
         return _compress_items(items)
     table = memo.table("store.other_items", per_host=True)
     key = tuple((position, id(item)) for position, item in items)
-    hit = table.get(key)
+    hit: tuple[list[tuple[int, PatchItem]], bytes] | None = table.get(key)
     if hit is None:  # the entry keeps the items alive, so their ids stay theirs
         hit = table.put(key, (items, _compress_items(items, memo)))
-    return bytes(hit[1])
+    return hit[1]
 
 
 def _compress_items(items: list[tuple[int, PatchItem]], memo: RunMemo | None = None) -> bytes:
     if memo is None:
         raw = _positioned_items_adapter.dump_json(items, exclude_defaults=True)
     else:  # [[position, item], ...] as the adapter writes it, from each item's JSON
-        table = memo.identity("store.json.lean")
-        parts = []
-        for position, item in items:
-            text: bytes | None = table.get(item)
-            if text is None:
-                text = table.put(
-                    item, item.__pydantic_serializer__.to_json(item, exclude_defaults=True)
-                )
-            parts.append(b"[%d,%s]" % (position, text))
-        raw = b"[" + b",".join(parts) + b"]"
+        parts = _fragments(memo, [item for _, item in items], exclude_defaults=True)
+        pairs = zip(items, parts, strict=True)
+        raw = b"[" + b",".join(b"[%d,%s]" % (p, f) for (p, _), f in pairs) + b"]"
     return zlib.compress(raw, ZLIB_LEVEL)
 
 
