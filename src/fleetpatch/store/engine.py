@@ -10,8 +10,9 @@ import platformdirs
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
 
+from fleetpatch.store.sqlite_setup import BUSY_TIMEOUT_S, configure_connection
+
 STORE_ENV = "FLEETPATCH_STORE"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "fleetpatch_write"
 """Execution option: a transaction that will write (SQLite takes the write lock at BEGIN)."""
 
@@ -41,7 +42,7 @@ def create_store_engine(url: str | URL) -> Engine:
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
     _install_sqlite_hooks(engine, wal=not in_memory)
     return engine
 
@@ -55,11 +56,7 @@ def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            if wal:
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            configure_connection(cursor, wal=wal)
         finally:
             cursor.close()
 

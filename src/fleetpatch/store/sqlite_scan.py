@@ -38,12 +38,12 @@ from fleetpatch.store.rows import (
     refuse_secret_options,
     require_aware,
 )
+from fleetpatch.store.sqlite_setup import BUSY_TIMEOUT_S, configure_connection
 
 if TYPE_CHECKING:
     from fleetpatch.store.store import Store
 
 STORE_ENV = "FLEETPATCH_STORE"  # the same variable as store.engine.STORE_ENV
-BUSY_TIMEOUT_S = 30.0  # as store.engine.SQLITE_BUSY_TIMEOUT_MS
 
 SCHEMA_VERSION = 2
 SCHEMA_STEPS = ((1, "initial schema"), (2, "rollout state and host leases"))
@@ -212,13 +212,7 @@ class SqliteScanStore:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from None
         try:
-            for pragma in (
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA foreign_keys=ON",
-                f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}",
-                "PRAGMA synchronous=NORMAL",
-            ):
-                conn.execute(pragma)
+            configure_connection(conn, wal=True)
             version = _version(conn)
             if version == 0:
                 version = _create(conn)

@@ -222,3 +222,24 @@ def test_pending_reboots_are_read_once_installs_exist(tmp_path: Path) -> None:
     _write(lite, install)
     assert lite.pending_reboots(["web-1", "web-2"]) == {"web-1": ("boot-a", ("openssl",))}
     lite.close()
+
+
+def test_concurrent_first_opens_all_succeed(tmp_path: Path) -> None:
+    """Several scans opening one new store at once: one creates it, the others wait for it
+    (switching a new file to WAL answers "database is locked" at once, and is retried)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "race.db"
+
+    def opener(_: int) -> int:
+        lite = open_scan_store(f"sqlite:///{path}")
+        assert isinstance(lite, SqliteScanStore)
+        try:
+            return int(lite._conn.execute("SELECT max(version) FROM schema_version").fetchone()[0])
+        finally:
+            lite.close()
+
+    for _ in range(5):
+        path.unlink(missing_ok=True)
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            assert set(pool.map(opener, range(6))) == {SCHEMA_VERSION}
