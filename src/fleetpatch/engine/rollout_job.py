@@ -3,7 +3,6 @@ stored RunResult, with resume of a run a killed controller left behind."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetpatch.baseline.override import InstallOverrideList, load_install_override
+from fleetpatch.engine.aio import run_main
 from fleetpatch.engine.context import build_scan_context, load_baseline_choice, with_timeouts
 from fleetpatch.engine.install import Hooks, InstallContext, RebootOption
 from fleetpatch.engine.pipeline import utcnow
@@ -205,7 +205,7 @@ def execute(
         recorder.flush()  # installs are slow and precious: store each as it ends
         on_result(result)
 
-    outcome = asyncio.run(_run(prepared, run_id, ledger, record, finished or {}))
+    outcome = run_main(_run(prepared, run_id, ledger, record, finished or {}))
     recorder.flush()
     previous: list[HostResult] = []
     if finished:
