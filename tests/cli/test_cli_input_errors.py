@@ -100,3 +100,37 @@ def test_unreachable_host_is_a_host_failure_exit_3(tmp_path: Path, store: Path) 
     assert entry["failure"]["kind"] == "unreachable"
     assert f"127.0.0.1:{port}" in entry["failure"]["message"]
     assert store.exists()  # a host failure is a result, and results are stored
+
+
+def test_a_store_that_cannot_be_used_ends_the_scan_before_anything_runs(
+    tmp_path: Path, store: Path
+) -> None:
+    """The store is opened while the first hosts' connections are being made
+    (SshConnector.start_connecting): a store that cannot be used still exits 2 with its
+    message, leaves the store as it was, and closes the early connections unused."""
+    import sqlite3
+
+    from fleetpatch.store import open_store
+
+    open_store(f"sqlite:///{store}").close()
+    conn = sqlite3.connect(store)
+    conn.execute("INSERT INTO schema_version VALUES (99, 'from the future', '2030-01-01')")
+    conn.commit()
+    conn.close()
+    before = store.read_bytes()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    inv = write(tmp_path, "inv.yaml", f"hosts:\n  web-1: {{address: 127.0.0.1, port: {port}}}\n")
+    proc = fleetpatch(["scan", "-i", inv], store=store)
+    assert proc.returncode == 2, proc.stderr
+    assert "store schema version 99 is newer" in proc.stderr
+    assert store.read_bytes() == before
+    listener.settimeout(5)
+    conn_to_host, _ = listener.accept()  # the early connection reached the host ...
+    conn_to_host.settimeout(5)
+    received = b""
+    while chunk := conn_to_host.recv(4096):  # ... and was closed, having sent only its banner
+        received += chunk
+    assert received.startswith(b"SSH-2.0-") and received.count(b"\n") == 1, received
+    conn_to_host.close()
+    listener.close()

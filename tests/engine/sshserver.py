@@ -31,11 +31,21 @@ class Gauge:
 
 
 @dataclass
+class ConnectionLog:
+    """What happened to the connections a server accepted."""
+
+    opened: int = 0
+    authenticated: int = 0
+    closed: int = 0
+
+
+@dataclass
 class ServerHandle:
     server: asyncssh.SSHAcceptor
     port: int
     host_key: asyncssh.SSHKey
     commands: list[str] = field(default_factory=list)
+    connections: ConnectionLog = field(default_factory=ConnectionLog)
 
     def known_hosts_line(self, address: str = "127.0.0.1") -> str:
         key = self.host_key.export_public_key("openssh").decode().strip()
@@ -47,8 +57,18 @@ class ServerHandle:
 
 
 class _Server(asyncssh.SSHServer):
-    def __init__(self, password: str | None):
+    def __init__(self, password: str | None, log: ConnectionLog):
         self._password = password
+        self._log = log
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._log.opened += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._log.closed += 1
+
+    def auth_completed(self) -> None:
+        self._log.authenticated += 1
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -80,6 +100,7 @@ async def start_server(
     ``drop`` (close the connection when a command arrives)."""
     key = host_key or asyncssh.generate_private_key("ssh-ed25519")
     commands: list[str] = []
+    log = ConnectionLog()
 
     async def handle(process: asyncssh.SSHServerProcess[str]) -> None:
         command = process.command or ""
@@ -126,7 +147,7 @@ async def start_server(
             client_key.export_public_key("openssh").decode()
         )
     server = await asyncssh.create_server(
-        lambda: _Server(password),
+        lambda: _Server(password, log),
         "127.0.0.1",
         0,
         server_host_keys=[key],
@@ -135,7 +156,9 @@ async def start_server(
         encoding="utf-8",
     )
     port = server.sockets[0].getsockname()[1]
-    return ServerHandle(server=server, port=port, host_key=key, commands=commands)
+    return ServerHandle(
+        server=server, port=port, host_key=key, commands=commands, connections=log
+    )
 
 
 def write_client_key(directory: Path) -> tuple[asyncssh.SSHKey, Path]:

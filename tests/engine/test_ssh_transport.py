@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncssh
@@ -203,3 +205,69 @@ async def test_jump_host_tunnels_and_is_shared(
     finally:
         for handle in (bastion, target_a, target_b):
             await handle.close()
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
+async def test_early_connections_log_in_before_they_are_asked_for_and_are_handed_over(
+    client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    servers = [await start_server(client_key=client_key[0]) for _ in range(3)]
+    try:
+        known = known_file(tmp_path, *(s.known_hosts_line() for s in servers))
+        connector = SshConnector(HostKeyPolicy(files=(known,)))
+        hosts = [make_host(s.port, client_key[1]) for s in servers]
+        connector.start_connecting(hosts[:2])
+        # the first two log in with nobody waiting for them; nothing runs on them yet
+        await _until(lambda: all(s.connections.authenticated == 1 for s in servers[:2]))
+        assert servers[2].connections.opened == 0
+        assert all(s.commands == [] for s in servers)
+        for host, server in zip(hosts, servers, strict=True):
+            session = await connector.connect(host)  # early ones handed over, the third opened
+            assert (await session.run("echo ok", timeout=10)).stdout == "ok\n"
+            await session.close()
+            assert server.connections.opened == 1  # never a second connection
+        await connector.close()
+    finally:
+        for server in servers:
+            await server.close()
+
+
+async def test_an_early_connection_failure_is_raised_when_the_host_asks_for_it(
+    server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path),)))  # key not known
+    host = make_host(server.port, client_key[1])
+    connector.start_connecting([host])
+    await _until(lambda: server.connections.closed == 1)  # refused at key exchange
+    with pytest.raises(HostKeyError, match="unknown host key"):
+        await connector.connect(host)
+    assert server.commands == []
+    await connector.close()
+
+
+async def test_close_cancels_or_closes_early_connections_never_handed_over(
+    client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    servers = [await start_server(client_key=client_key[0]) for _ in range(2)]
+    try:
+        known = known_file(tmp_path, *(s.known_hosts_line() for s in servers))
+        connector = SshConnector(HostKeyPolicy(files=(known,)))
+        logged_in, in_flight = (make_host(s.port, client_key[1]) for s in servers)
+        connector.start_connecting([logged_in])
+        await _until(lambda: servers[0].connections.authenticated == 1)
+        connector.start_connecting([in_flight])
+        await asyncio.sleep(0)  # its connect has started, its login has not finished
+        await connector.close()
+        await _until(lambda: servers[0].connections.closed == 1)
+        await _until(lambda: servers[1].connections.opened == servers[1].connections.closed)
+        assert all(s.commands == [] for s in servers)
+        assert connector._early == {}
+    finally:
+        for server in servers:
+            await server.close()

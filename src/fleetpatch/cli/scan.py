@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,11 +24,12 @@ from fleetpatch.cli.inventory import InventoryOpt, RefreshInventoryOpt, TargetOp
 # the store, the reports and rich are imported when a command runs (start-up CPU counts in
 # the per-host budget, docs/benchmarks.md), each only by the commands that use it.
 if TYPE_CHECKING:
-    from fleetpatch.engine.pipeline import ScanContext
-    from fleetpatch.engine.scan_run import ItemFilter
+    from fleetpatch.engine.pipeline import BaselineChooser, ScanContext
+    from fleetpatch.engine.progress import RunProgress
     from fleetpatch.inventory.model import Host
     from fleetpatch.report.spool import ReportSpool
     from fleetpatch.results import HostResult, RunResult
+    from fleetpatch.transport.ssh import SshConnector
 
 StoreOpt = Annotated[
     str | None,
@@ -110,29 +112,14 @@ def scan(
     """
     if output_format not in ("table", "json"):
         raise typer.BadParameter("--format must be table or json")
-    with start_up_gc():  # imports, inventory, baselines, templates, the store
-        import asyncio
-        from dataclasses import replace
-
-        from fleetpatch.engine.context import (
-            build_scan_context,
-            load_baseline_choice,
-            with_timeouts,
-        )
-        from fleetpatch.engine.pipeline import utcnow
+    # Before the first host is contacted: the inputs that say which hosts and how (the
+    # inventory, host keys, explicitly given baselines) are loaded and checked.
+    with start_up_gc():
+        from fleetpatch.engine.aio import run_main
+        from fleetpatch.engine.connecting import new_connector, with_timeouts
         from fleetpatch.engine.progress import RunProgress
-        from fleetpatch.engine.scan_run import (
-            keep_no_items,
-            keep_non_compliant,
-            make_run,
-            store_recorder,
-        )
         from fleetpatch.inventory.loader import load_inventory
         from fleetpatch.inventory.targets import select_hosts
-        from fleetpatch.report.exit_codes import exit_code_for
-        from fleetpatch.report.spool import ReportSpool
-        from fleetpatch.store.ids import new_run_id
-        from fleetpatch.store.sqlite_scan import open_scan_store
 
         with input_errors():
             inv = load_inventory(inventory, refresh_inventory=refresh_inventory)
@@ -140,35 +127,112 @@ def scan(
                 with_timeouts(h, connect=connect_timeout, command=command_timeout)
                 for h in select_hosts(inv, target or [])
             ]
-            choose = load_baseline_choice(baselines=baseline or (), patch_groups=patch_groups)
-            ctx = build_scan_context(
-                inv, choose=choose, accept_new_host_keys=accept_new_host_keys, refresh=refresh
-            )
-            db = open_scan_store(store)
-            ctx = replace(ctx, pending_reboots=db.pending_reboots([h.name for h in hosts]))
-    run_id = new_run_id()
-    started = utcnow()
-    targets = list(target or [])
-    db.begin_run(
-        run_id=run_id,
-        operation="scan",
-        started_at=started,
-        inventory=[str(p) for p in inventory],
-        targets=targets,
-        options={"concurrency": concurrency, "baseline": baseline, "refresh": refresh},
-    )
+            choose = _baseline_choice(baseline, patch_groups) if baseline or patch_groups else None
+            connector = new_connector(inv, accept_new_host_keys=accept_new_host_keys)
+    if save_facts is not None:
+        save_facts.mkdir(parents=True, exist_ok=True)
     mode = "quiet" if quiet else ("bar" if is_terminal() else "lines")
     if output_format == "json" and output is None and mode == "lines":
         mode = "quiet"  # keep stdout a clean JSON document; progress lines would go to stderr
+    setup = _ScanSetup(
+        inventory=inventory,
+        targets=list(target or []),
+        choose=choose,
+        refresh=refresh,
+        store=store,
+        options={"concurrency": concurrency, "baseline": baseline, "refresh": refresh},
+        json_spool=output_format == "json",
+        save_facts=save_facts,
+    )
+    # the table needs only the non-compliant items, and only with --verbose
+    keep_non_compliant = output_format == "table" and verbose
     err = None if mode == "quiet" else stderr_console()  # quiet: rich.console is not needed
-    recorder = store_recorder(db, run_id)
-    if save_facts is not None:
-        save_facts.mkdir(parents=True, exist_ok=True)
-    # the JSON report's host entries are rendered as hosts finish; the table needs only the
-    # non-compliant items, and only with --verbose
-    spool = ReportSpool() if output_format == "json" else None
-    keep = keep_non_compliant if output_format == "table" and verbose else keep_no_items
     with RunProgress(len(hosts), mode=mode, console=err) as progress:
+        run, spool = run_main(
+            _scan(hosts, connector, setup, concurrency, progress, keep_non_compliant)
+        )
+    try:
+        emit_report(run, output_format=output_format, output=output, verbose=verbose, spool=spool)
+    finally:
+        if spool is not None:
+            spool.close()
+    if run.cancelled:
+        err = err or stderr_console()
+        err.print(f"interrupted: results of finished hosts stored as run {run.run_id}")
+        raise typer.Exit(EXIT_CANCELLED)
+    from fleetpatch.report.exit_codes import exit_code_for
+
+    raise typer.Exit(exit_code_for(run))
+
+
+def _baseline_choice(baseline: list[str] | None, patch_groups: Path | None) -> BaselineChooser:
+    from fleetpatch.engine.context import load_baseline_choice
+
+    return load_baseline_choice(baselines=baseline or (), patch_groups=patch_groups)
+
+
+@dataclass(frozen=True)
+class _ScanSetup:
+    """What the run prepares once its first handshakes are under way."""
+
+    inventory: Sequence[Path]
+    targets: list[str]
+    choose: BaselineChooser | None
+    refresh: bool
+    store: str | None
+    options: dict[str, object]
+    json_spool: bool
+    save_facts: Path | None
+
+
+async def _scan(
+    hosts: Sequence[Host],
+    connector: SshConnector,
+    setup: _ScanSetup,
+    concurrency: int,
+    progress: RunProgress,
+    keep_non_compliant_items: bool,
+) -> tuple[RunResult, ReportSpool | None]:
+    """Connect to the first ``concurrency`` hosts, prepare the run while they handshake
+    (baselines, script, store, report spool: ~0.15 s of imports and loading that would
+    otherwise delay the first connection, docs/benchmarks.md), then scan every host.
+
+    A bad input found while preparing (a store that cannot be opened, say) still ends the run
+    with exit 2 before anything has run on any host: the early connections are closed unused.
+    """
+    from dataclasses import replace
+
+    connector.start_connecting(hosts[:concurrency])
+    try:
+        ctx = await _prepare(connector, setup)
+        from fleetpatch.engine.pipeline import utcnow
+        from fleetpatch.engine.scan_run import (
+            keep_no_items,
+            keep_non_compliant,
+            make_run,
+            scan_hosts,
+            store_recorder,
+        )
+        from fleetpatch.store.ids import new_run_id
+        from fleetpatch.store.sqlite_scan import open_scan_store
+
+        with input_errors():
+            db = open_scan_store(setup.store)
+        ctx = replace(ctx, pending_reboots=db.pending_reboots([h.name for h in hosts]))
+        run_id = new_run_id()
+        started = utcnow()
+        db.begin_run(
+            run_id=run_id,
+            operation="scan",
+            started_at=started,
+            inventory=[str(p) for p in setup.inventory],
+            targets=setup.targets,
+            options=setup.options,
+        )
+        recorder = store_recorder(db, run_id)
+        # the JSON report's host entries are rendered as hosts finish
+        spool = _new_spool() if setup.json_spool else None
+        save_facts = setup.save_facts
 
         def on_result(result: HostResult) -> None:
             progress.host_done(result)
@@ -178,49 +242,65 @@ def scan(
             if spool is not None:
                 spool.add(result)
 
-        results, cancelled = asyncio.run(
-            _scan(hosts, ctx, concurrency=concurrency, on_result=on_result, keep_items=keep)
+        results, cancelled = await scan_hosts(
+            hosts,
+            ctx,
+            concurrency=concurrency,
+            on_result=on_result,
+            keep_items=keep_non_compliant if keep_non_compliant_items else keep_no_items,
         )
+    finally:
+        await connector.close()
     recorder.flush()
     run = make_run(
         run_id=run_id,
         operation="scan",
         started_at=started,
-        inventory=[str(p) for p in inventory],
-        targets=targets,
+        inventory=[str(p) for p in setup.inventory],
+        targets=setup.targets,
         hosts=results,
         cancelled=cancelled,
     )
-    db.finish_run(run_id, finished_at=run.finished_at, cancelled=cancelled)
+    db.finish_run(run.run_id, finished_at=run.finished_at, cancelled=cancelled)
     db.close()
-    try:
-        emit_report(run, output_format=output_format, output=output, verbose=verbose, spool=spool)
-    finally:
-        if spool is not None:
-            spool.close()
-    if cancelled:
-        err = err or stderr_console()
-        err.print(f"interrupted: results of finished hosts stored as run {run_id}")
-        raise typer.Exit(EXIT_CANCELLED)
-    raise typer.Exit(exit_code_for(run))
+    return run, spool
 
 
-async def _scan(
-    hosts: Sequence[Host],
-    ctx: ScanContext,
-    *,
-    concurrency: int,
-    on_result: Callable[[HostResult], None],
-    keep_items: ItemFilter,
-) -> tuple[list[HostResult], bool]:
-    from fleetpatch.engine.scan_run import scan_hosts
+_RUN_MODULES = (  # in the order they build on each other, each step a few tens of ms
+    "fleetpatch.facts",
+    "fleetpatch.baseline.model",
+    "fleetpatch.baseline.compiled",
+    "fleetpatch.baseline.evaluate",
+    "fleetpatch.platforms.render",
+    "fleetpatch.engine.scan_run",  # the pipeline and parsers
+    "fleetpatch.store.sqlite_scan",
+)
 
-    try:
-        return await scan_hosts(
-            hosts, ctx, concurrency=concurrency, on_result=on_result, keep_items=keep_items
-        )
-    finally:
-        await ctx.connector.close()
+
+async def _prepare(connector: SshConnector, setup: _ScanSetup) -> ScanContext:
+    """Import what the run needs once hosts answer (pipeline, parsers, evaluation, store,
+    report) and build its scan context (baselines, the rendered script), one step at a time:
+    between steps the event loop answers the handshakes in flight."""
+    import asyncio
+    import importlib
+
+    modules = _RUN_MODULES + (("fleetpatch.report.spool",) if setup.json_spool else ())
+    await asyncio.sleep(0.005)  # the early connections' first steps (their SYNs are out)
+    with start_up_gc():
+        for module in modules:
+            importlib.import_module(module)
+            await asyncio.sleep(0)
+        from fleetpatch.engine.context import build_scan_context, load_baseline_choice
+
+        choose = setup.choose or load_baseline_choice()
+        await asyncio.sleep(0)
+        return build_scan_context(connector, choose=choose, refresh=setup.refresh)
+
+
+def _new_spool() -> ReportSpool:
+    from fleetpatch.report.spool import ReportSpool
+
+    return ReportSpool()
 
 
 def emit_report(

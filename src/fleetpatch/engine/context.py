@@ -1,4 +1,5 @@
-"""Build what a run needs once: connector, rendered script, baseline choice."""
+"""Build what a run needs once its hosts are being contacted: rendered script, baseline
+choice (the connector: :mod:`fleetpatch.engine.connecting`)."""
 
 from __future__ import annotations
 
@@ -9,28 +10,11 @@ from fleetpatch.baseline.groups import load_patch_group_map, select_baseline
 from fleetpatch.baseline.model import Baseline
 from fleetpatch.baseline.oses import OperatingSystem
 from fleetpatch.baseline.predefined import resolve_baseline, to_os
-from fleetpatch.engine.pipeline import BaselineChooser, ScanContext
+from fleetpatch.engine.pipeline import BaselineChooser, Connector, ScanContext
 from fleetpatch.errors import InputError
 from fleetpatch.facts import OsInfo
-from fleetpatch.inventory.model import Host, Inventory
+from fleetpatch.inventory.model import Host
 from fleetpatch.platforms.render import scan_script
-from fleetpatch.transport.hostkeys import HostKeyPolicy
-from fleetpatch.transport.ssh import SshConnector
-
-
-def user_known_hosts() -> Path:
-    return Path.home() / ".ssh" / "known_hosts"
-
-
-def host_key_policy(inv: Inventory, *, accept_new: bool) -> HostKeyPolicy:
-    """Known hosts from the user's file, the inventory's file and per-host files."""
-    files: list[Path] = [user_known_hosts()]
-    if inv.known_hosts:
-        files.append(Path(inv.known_hosts))
-    for host in inv.hosts:
-        if host.connection.known_hosts and Path(host.connection.known_hosts) not in files:
-            files.append(Path(host.connection.known_hosts))
-    return HostKeyPolicy(files=tuple(files), accept_new=accept_new)
 
 
 def load_baseline_choice(
@@ -65,21 +49,10 @@ def load_baseline_choice(
 
 
 def build_scan_context(
-    inv: Inventory, *, choose: BaselineChooser, accept_new_host_keys: bool, refresh: bool
+    connector: Connector, *, choose: BaselineChooser, refresh: bool
 ) -> ScanContext:
-    connector = SshConnector(host_key_policy(inv, accept_new=accept_new_host_keys))
+    """The scan context for a run whose connector is already made
+    (:func:`fleetpatch.engine.connecting.new_connector`)."""
     return ScanContext(
         connector=connector, script=scan_script(refresh=refresh), choose_baseline=choose
     )
-
-
-def with_timeouts(host: Host, *, connect: float | None, command: float | None) -> Host:
-    """``host`` with its connect and command timeouts replaced where given."""
-    updates: dict[str, float] = {}
-    if connect:
-        updates["connect_timeout"] = connect
-    if command:
-        updates["command_timeout"] = command
-    if not updates:
-        return host
-    return host.model_copy(update={"connection": host.connection.model_copy(update=updates)})

@@ -5,11 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from fleetpatch.results import HostOutcome, HostResult
-
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
+
+    from fleetpatch.results import HostResult
 
 
 class RunProgress:
@@ -63,6 +63,10 @@ class RunProgress:
             self._progress.__exit__(exc_type, exc, tb)
 
     def host_done(self, result: HostResult) -> None:
+        # imported here: a scan makes its progress display before it contacts the first host,
+        # and the result models are not needed until one answers (fleetpatch.cli.scan)
+        from fleetpatch.results import HostOutcome
+
         self.done += 1
         if result.outcome is not HostOutcome.OK:
             self.failed += 1

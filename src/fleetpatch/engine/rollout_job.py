@@ -13,7 +13,8 @@ from typing import Any
 
 from fleetpatch.baseline.override import InstallOverrideList, load_install_override
 from fleetpatch.engine.aio import run_main
-from fleetpatch.engine.context import build_scan_context, load_baseline_choice, with_timeouts
+from fleetpatch.engine.connecting import new_connector, with_timeouts
+from fleetpatch.engine.context import build_scan_context, load_baseline_choice
 from fleetpatch.engine.install import Hooks, InstallContext, RebootOption
 from fleetpatch.engine.pipeline import utcnow
 from fleetpatch.engine.rollout import (
@@ -126,7 +127,9 @@ def prepare(
     elif request.cutoff:
         raise InputError("--cutoff needs --window-end")
     scan_ctx = build_scan_context(
-        inv, choose=choose, accept_new_host_keys=request.accept_new_host_keys, refresh=False
+        new_connector(inv, accept_new_host_keys=request.accept_new_host_keys),
+        choose=choose,
+        refresh=False,
     )
     reboot: RebootOption = request.reboot  # type: ignore[assignment]
     ictx = InstallContext(

@@ -3,7 +3,8 @@
 One :class:`SshConnector` per run holds everything that is loaded once: the known hosts, the
 client keys read from disk, the connection options per distinct settings, and shared
 connections to jump hosts. :meth:`SshConnector.connect` opens one connection per host per
-operation and returns an :class:`SshSession`.
+operation and returns an :class:`SshSession`; :meth:`SshConnector.start_connecting` begins
+the first hosts' handshakes early, so they overlap what a run still prepares.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +74,21 @@ class SshConnector:
     )
     _jumps: dict[tuple[object, ...], asyncssh.SSHClientConnection] = field(default_factory=dict)
     _jump_locks: dict[tuple[object, ...], asyncio.Lock] = field(default_factory=dict)
+    _early: dict[str, asyncio.Task[SshSession]] = field(default_factory=dict)
+
+    def start_connecting(self, hosts: Iterable[Host]) -> None:
+        """Begin connecting to ``hosts`` now; :meth:`connect` hands each connection over.
+
+        For the first hosts of a run (as many as run at once): their handshakes (TCP, key
+        exchange, authentication) proceed while the run prepares what only matters once a host
+        answers (baselines, templates, the store), so that work overlaps the targets' own. The
+        connections are opened, nothing is run on them until :meth:`connect` hands them to a
+        host's pipeline. A failure is kept and raised by :meth:`connect`. Needs a running event
+        loop; :meth:`close` cancels or closes whatever was not handed over.
+        """
+        for host in hosts:
+            if host.name not in self._early:
+                self._early[host.name] = asyncio.ensure_future(self._connect(host))
 
     def _client_keys(self, key_file: str | None) -> list[asyncssh.SSHKeyPair]:
         cache_key = key_file or ""
@@ -188,11 +205,18 @@ class SshConnector:
             return conn
 
     async def connect(self, host: Host) -> SshSession:
-        """Open one connection to ``host``.
+        """Open one connection to ``host`` (or hand over the one :meth:`start_connecting`
+        began).
 
         Raises:
             ConnectError, AuthError, HostKeyError: as their names say; the message says why.
         """
+        early = self._early.pop(host.name, None)
+        if early is not None:
+            return await early
+        return await self._connect(host)
+
+    async def _connect(self, host: Host) -> SshSession:
         c = host.connection
         options = self._options_for(
             user=host.user,
@@ -209,7 +233,13 @@ class SshConnector:
         return SshSession(conn)
 
     async def close(self) -> None:
-        """Close the shared jump-host connections."""
+        """Close early connections never handed over, and the shared jump-host connections."""
+        early, self._early = list(self._early.values()), {}
+        for task in early:
+            task.cancel()
+        for outcome in await asyncio.gather(*early, return_exceptions=True):
+            if isinstance(outcome, SshSession):  # it finished before the cancel
+                await outcome.close()
         for conn in self._jumps.values():
             conn.close()
         for conn in self._jumps.values():
