@@ -80,30 +80,36 @@ def host_entry_json(
     if memo is None:
         text = _host(result, include_installed_other).model_dump_json(indent=2)
         return "\n    " + text.replace("\n", "\n    ")
-    items = _reported_items(result.compliance, include_installed_other)
     text = _host(result, include_installed_other, with_patches=False).model_dump_json(indent=2)
-    if items:
-        assert result.compliance is not None
-        lists = memo.identity(
-            "report.patches.all" if include_installed_other else "report.patches", per_host=True
-        )
-        patches: str | None = lists.get(result.compliance.items)
-        if patches is None:  # the first host with this (interned) items tuple
-            fragments = memo.identity("report.patch")
-            parts = []
-            for item in items:
-                fragment = fragments.get(item)
-                if fragment is None:
-                    fragment = fragments.put(item, _patch_fragment(item))
-                parts.append(fragment)
-            patches = lists.put(
-                result.compliance.items, '"patches": [\n' + ",\n".join(parts) + "\n  ]"
-            )
-        head, empty, tail = text.rpartition(_NO_PATCHES)
-        if not empty:  # pragma: no cover - ReportHost always renders its patches
-            raise AssertionError("report host layout changed: no patches list")
-        text = head + patches + tail
-    return "\n    " + text.replace("\n", "\n    ")
+    compliance = result.compliance
+    if compliance is None or not compliance.items:
+        return "\n    " + text.replace("\n", "\n    ")
+    lists = memo.identity(
+        "report.patches.all" if include_installed_other else "report.patches", per_host=True
+    )
+    patches: str | None = lists.get(compliance.items)
+    if patches is None:  # the first host with this (interned) items tuple
+        items = _reported_items(compliance, include_installed_other)
+        patches = lists.put(compliance.items, _patches_text(items, memo) if items else "")
+    if not patches:
+        return "\n    " + text.replace("\n", "\n    ")
+    head, empty, tail = text.rpartition(_NO_PATCHES)
+    if not empty:  # pragma: no cover - ReportHost always renders its patches
+        raise AssertionError("report host layout changed: no patches list")
+    return "\n    " + head.replace("\n", "\n    ") + patches + tail.replace("\n", "\n    ")
+
+
+def _patches_text(items: list[PatchItem], memo: RunMemo) -> str:
+    """A host's ``"patches": [...]`` member, indented as it stands in the written entry."""
+    fragments = memo.identity("report.patch")
+    parts = []
+    for item in items:
+        fragment = fragments.get(item)
+        if fragment is None:
+            fragment = fragments.put(item, _patch_fragment(item))
+        parts.append(fragment)
+    text = '"patches": [\n' + ",\n".join(parts) + "\n  ]"
+    return text.replace("\n", "\n    ")
 
 
 _NO_PATCHES = '"patches": []'
