@@ -173,7 +173,7 @@ def _baseline_choice(baseline: list[str] | None, patch_groups: Path | None) -> B
 
 @dataclass(frozen=True)
 class _ScanSetup:
-    """What the run prepares once its first handshakes are under way."""
+    """The options of what a scan prepares once its first handshakes are under way."""
 
     inventory: Sequence[Path]
     targets: list[str]
