@@ -156,9 +156,7 @@ async def start_server(
         encoding="utf-8",
     )
     port = server.sockets[0].getsockname()[1]
-    return ServerHandle(
-        server=server, port=port, host_key=key, commands=commands, connections=log
-    )
+    return ServerHandle(server=server, port=port, host_key=key, commands=commands, connections=log)
 
 
 def write_client_key(directory: Path) -> tuple[asyncssh.SSHKey, Path]:

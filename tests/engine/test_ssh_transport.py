@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncssh
@@ -214,13 +215,24 @@ async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
+@asynccontextmanager
+async def _known_servers(
+    count: int, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> AsyncIterator[tuple[list[ServerHandle], SshConnector]]:
+    """``count`` servers, and a connector that knows their host keys."""
+    servers = [await start_server(client_key=client_key[0]) for _ in range(count)]
+    try:
+        known = known_file(tmp_path, *(s.known_hosts_line() for s in servers))
+        yield servers, SshConnector(HostKeyPolicy(files=(known,)))
+    finally:
+        for server in servers:
+            await server.close()
+
+
 async def test_early_connections_log_in_before_they_are_asked_for_and_are_handed_over(
     client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
 ) -> None:
-    servers = [await start_server(client_key=client_key[0]) for _ in range(3)]
-    try:
-        known = known_file(tmp_path, *(s.known_hosts_line() for s in servers))
-        connector = SshConnector(HostKeyPolicy(files=(known,)))
+    async with _known_servers(3, client_key, tmp_path) as (servers, connector):
         hosts = [make_host(s.port, client_key[1]) for s in servers]
         connector.start_connecting(hosts[:2])
         # the first two log in with nobody waiting for them; nothing runs on them yet
@@ -233,9 +245,6 @@ async def test_early_connections_log_in_before_they_are_asked_for_and_are_handed
             await session.close()
             assert server.connections.opened == 1  # never a second connection
         await connector.close()
-    finally:
-        for server in servers:
-            await server.close()
 
 
 async def test_an_early_connection_failure_is_raised_when_the_host_asks_for_it(
@@ -254,10 +263,7 @@ async def test_an_early_connection_failure_is_raised_when_the_host_asks_for_it(
 async def test_close_cancels_or_closes_early_connections_never_handed_over(
     client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
 ) -> None:
-    servers = [await start_server(client_key=client_key[0]) for _ in range(2)]
-    try:
-        known = known_file(tmp_path, *(s.known_hosts_line() for s in servers))
-        connector = SshConnector(HostKeyPolicy(files=(known,)))
+    async with _known_servers(2, client_key, tmp_path) as (servers, connector):
         logged_in, in_flight = (make_host(s.port, client_key[1]) for s in servers)
         connector.start_connecting([logged_in])
         await _until(lambda: servers[0].connections.authenticated == 1)
@@ -268,6 +274,3 @@ async def test_close_cancels_or_closes_early_connections_never_handed_over(
         await _until(lambda: servers[1].connections.opened == servers[1].connections.closed)
         assert all(s.commands == [] for s in servers)
         assert connector._early == {}
-    finally:
-        for server in servers:
-            await server.close()
