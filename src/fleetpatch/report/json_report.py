@@ -79,11 +79,11 @@ def host_entry_json(
     once and its text reused for every host that has it; the entry is the same text."""
     if memo is None:
         text = _host(result, include_installed_other).model_dump_json(indent=2)
-        return "\n    " + text.replace("\n", "\n    ")
+        return "\n    " + _indent(text)
     text = _host(result, include_installed_other, with_patches=False).model_dump_json(indent=2)
     compliance = result.compliance
     if compliance is None or not compliance.items:
-        return "\n    " + text.replace("\n", "\n    ")
+        return "\n    " + _indent(text)
     lists = memo.identity(
         "report.patches.all" if include_installed_other else "report.patches", per_host=True
     )
@@ -92,11 +92,11 @@ def host_entry_json(
         items = _reported_items(compliance, include_installed_other)
         patches = lists.put(compliance.items, _patches_text(items, memo) if items else "")
     if not patches:
-        return "\n    " + text.replace("\n", "\n    ")
+        return "\n    " + _indent(text)
     head, empty, tail = text.rpartition(_NO_PATCHES)
     if not empty:  # pragma: no cover - ReportHost always renders its patches
         raise AssertionError("report host layout changed: no patches list")
-    return "\n    " + head.replace("\n", "\n    ") + patches + tail.replace("\n", "\n    ")
+    return "\n    " + _indent(head) + patches + _indent(tail)
 
 
 def _patches_text(items: list[PatchItem], memo: RunMemo) -> str:
@@ -108,17 +108,22 @@ def _patches_text(items: list[PatchItem], memo: RunMemo) -> str:
         if fragment is None:
             fragment = fragments.put(item, _patch_fragment(item))
         parts.append(fragment)
-    text = '"patches": [\n' + ",\n".join(parts) + "\n  ]"
-    return text.replace("\n", "\n    ")
+    return _indent('"patches": [\n' + ",\n".join(parts) + "\n  ]")
 
 
 _NO_PATCHES = '"patches": []'
 
 
+def _indent(text: str) -> str:
+    """``text`` with every line after the first indented by four more spaces (a document
+    rendered alone, placed one level deeper in the report)."""
+    return text.replace("\n", "\n    ")
+
+
 def _patch_fragment(item: PatchItem) -> str:
     """One report patch as it stands inside a host's ``patches`` list (indent 4)."""
     text = _PATCH.validate_python(item, from_attributes=True).model_dump_json(indent=2)
-    return "    " + text.replace("\n", "\n    ")
+    return "    " + _indent(text)
 
 
 def _reported_items(
