@@ -44,6 +44,23 @@ class ConnectError(HostError):
     kind = "unreachable"
 
 
+class ConnectionLost(ConnectError):
+    """An open connection dropped while a command ran (network cut, host gone, sshd killed).
+
+    Carries the output that arrived before the drop, so the caller can tell which step of a
+    script the host was in. Unlike a refused connection, something may already have happened
+    on the host.
+    """
+
+    kind = "connection_lost"
+
+    def __init__(self, message: str, *, stdout: str = "", stderr: str = "", step: str = ""):
+        super().__init__(message)
+        self.stdout = stdout
+        self.stderr = stderr
+        self.step = step
+
+
 class AuthError(HostError):
     """The host refused every authentication method offered."""
 

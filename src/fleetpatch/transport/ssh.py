@@ -18,7 +18,13 @@ from pathlib import Path
 
 import asyncssh
 
-from fleetpatch.errors import AuthError, CommandTimeout, ConnectError, HostKeyError
+from fleetpatch.errors import (
+    AuthError,
+    CommandTimeout,
+    ConnectError,
+    ConnectionLost,
+    HostKeyError,
+)
 from fleetpatch.inventory.model import Host, JumpHost
 from fleetpatch.transport.base import CommandResult
 from fleetpatch.transport.hostkeys import HostKeyPolicy, known_hosts_label
@@ -265,7 +271,8 @@ class SshSession:
 
         Raises:
             CommandTimeout: ran past ``timeout``; carries the output received so far.
-            ConnectError: the connection dropped.
+            ConnectionLost: the connection dropped.
+            ConnectError: no session channel could be opened.
         """
         started = time.monotonic()
         try:
@@ -284,7 +291,7 @@ class SshSession:
                 stderr=_text(exc.stderr),
             ) from None
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
-            raise ConnectError(f"connection lost while running a command: {exc}") from None
+            raise ConnectionLost(f"connection lost while running a command: {exc}") from None
         except asyncssh.ChannelOpenError as exc:
             raise ConnectError(f"could not open a session channel: {exc.reason}") from None
         return CommandResult(

@@ -1,0 +1,145 @@
+"""Real faults on lab containers, and ground truth read inside them (the fault matrix,
+docs/reliability.md).
+
+Every helper acts on the container through Docker or runs a command inside it with
+``docker exec``: nothing here goes through fleetpatch. Fault tests use fresh containers from
+the ``lab_fleet`` factory (a fault changes the host), then check the host's real state with
+:func:`dpkg_state` / :func:`rpm_versions` and the store with :func:`store_rows`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from tests.lab import fleet
+from tests.lab.fleet import LabHost
+
+DEFAULT_NETWORK = "bridge"
+
+
+def sh(host: LabHost, script: str, *, user: str | None = None) -> tuple[int, str]:
+    """Run ``sh -c script`` inside the container (as root unless ``user``)."""
+    return fleet.exec_in(host, ["sh", "-c", script], user=user)
+
+
+def must(host: LabHost, script: str) -> str:
+    """:func:`sh`, failing loudly when the command fails (test set-up, not the check)."""
+    rc, out = sh(host, script)
+    if rc != 0:
+        raise fleet.LabError(f"{host.container}: {script!r} exited {rc}: {out}")
+    return out
+
+
+def dpkg_state(host: LabHost, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """``name -> (db:Status-Abbrev, version)`` from dpkg itself; absent names are left out."""
+    quoted = " ".join(f"'{n}'" for n in names)
+    _, out = sh(
+        host, f"dpkg-query -W -f='${{Package}}\\t${{db:Status-Abbrev}}\\t${{Version}}\\n' {quoted}"
+    )
+    found: dict[str, tuple[str, str]] = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[0] in names:
+            found[parts[0]] = (parts[1].strip(), parts[2])
+    return found
+
+
+def dpkg_log_installs(host: LabHost, name: str) -> list[str]:
+    """The ``status installed NAME:ARCH VERSION`` lines of /var/log/dpkg.log for ``name``:
+    how many times dpkg really finished installing it."""
+    _, out = sh(host, f"grep -E ' status installed {name}:[^ ]+ ' /var/log/dpkg.log || true")
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def rpm_versions(host: LabHost, names: Sequence[str]) -> dict[str, str]:
+    """``name -> version-release`` from rpm itself; absent names are left out."""
+    quoted = " ".join(f"'{n}'" for n in names)
+    _, out = sh(host, f"rpm -q --qf '%{{NAME}}\\t%{{VERSION}}-%{{RELEASE}}\\n' {quoted}")
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 2 and parts[0] in names:
+            found[parts[0]] = parts[1]
+    return found
+
+
+@contextlib.contextmanager
+def paused(host: LabHost) -> Iterator[None]:
+    """The container frozen (``docker pause``): TCP stays open, nothing answers."""
+    container = fleet.docker_client().containers.get(host.container)
+    container.pause()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            container.unpause()
+
+
+def disconnect(host: LabHost, network: str = DEFAULT_NETWORK) -> None:
+    """Cut the container off its network (``docker network disconnect``)."""
+    fleet.docker_client().networks.get(network).disconnect(host.container, force=True)
+
+
+def reconnect(host: LabHost, network: str = DEFAULT_NETWORK, *, wait: float = 30.0) -> None:
+    """Put the container back on its network and wait until sshd answers on its port."""
+    fleet.docker_client().networks.get(network).connect(host.container)
+    fleet.wait_ssh(host, timeout=wait)
+
+
+@contextlib.contextmanager
+def network_cut(host: LabHost, network: str = DEFAULT_NETWORK) -> Iterator[None]:
+    """The container off its network for the duration of the block."""
+    disconnect(host, network)
+    try:
+        yield
+    finally:
+        reconnect(host, network)
+
+
+def kill(host: LabHost, *, start_again: bool = True, wait: float = 60.0) -> None:
+    """SIGKILL the whole container (every process on the host dies at once), then start it
+    again (same filesystem, new PID 1) unless told not to."""
+    container = fleet.docker_client().containers.get(host.container)
+    container.kill()
+    if start_again:
+        container.start()
+        fleet.wait_ssh(host, timeout=wait)
+
+
+def stop(host: LabHost) -> None:
+    """Stop the container (the host is down: connections are refused)."""
+    fleet.docker_client().containers.get(host.container).stop(timeout=1)
+
+
+def start(host: LabHost, *, wait: float = 60.0) -> None:
+    fleet.docker_client().containers.get(host.container).start()
+    fleet.wait_ssh(host, timeout=wait)
+
+
+def wait_for(host: LabHost, script: str, *, timeout: float = 60.0, poll: float = 0.2) -> str:
+    """Poll ``sh -c script`` inside the container until it exits 0; return its output.
+
+    Used to act at a precise moment of a run (e.g. once dpkg is unpacking a package)."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        rc, last = sh(host, script)
+        if rc == 0:
+            return last
+        time.sleep(poll)
+    raise fleet.LabError(f"{host.container}: {script!r} not true within {timeout:g}s ({last})")
+
+
+def store_rows(db: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Rows of a SQLite store, read directly (ground truth for what a run left behind)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        conn.row_factory = sqlite3.Row
+        return [dict(row) for row in conn.execute(sql, tuple(params))]
+    finally:
+        conn.close()
