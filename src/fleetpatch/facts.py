@@ -32,6 +32,28 @@ class OsInfo(BaseModel):
     arch: str = ""
 
 
+class Advisory(BaseModel):
+    """One vendor advisory (an updateinfo notice) as it concerns one package: the version of
+    that package it ships, and its own type, severity, dates and references. A baseline judges
+    each advisory on its own (SSM: dnf/yum ``update-minimal``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="advisory id, e.g. RHSA-2024:2447, ALAS2023-2024-123")
+    version: str = Field(description="the package version this advisory ships ([E:]V-R)")
+    classification: str | None = Field(
+        default=None, description="SSM CLASSIFICATION of the advisory's type, e.g. Security"
+    )
+    severity: str | None = None
+    issued: datetime | None = None
+    updated: datetime | None = Field(
+        default=None, description="dnf shows one date, max(issued, updated): it is given here"
+    )
+    cves: tuple[str, ...] = ()
+    bugzilla_ids: tuple[str, ...] = ()
+    title: str = ""
+
+
 class InstalledPackage(BaseModel):
     """One installed package (one row per name+arch+version; kernels may repeat)."""
 
@@ -50,6 +72,11 @@ class InstalledPackage(BaseModel):
         description="this exact version is published by a security source (apt: security pocket)",
     )
     install_time: datetime | None = None
+    advisories: tuple[Advisory, ...] = Field(
+        default=(),
+        description="advisories this installed version already satisfies (dnf/yum: "
+        "updateinfo list --installed): approved by the baseline, the package is INSTALLED",
+    )
 
 
 class AvailableUpdate(BaseModel):
@@ -82,6 +109,13 @@ class AvailableUpdate(BaseModel):
     reboot_suggested: bool = False
     packages: tuple[str, ...] = ()
     title: str = ""
+    advisories: tuple[Advisory, ...] = Field(
+        default=(),
+        description="every advisory for a version above the installed one up to the candidate, "
+        "oldest version first (dnf/yum); the baseline judges each on its own and approves the "
+        "newest version one of them passes. The fields above summarise them: classification, "
+        "severity, release_date and title of the most important one, every id and CVE",
+    )
 
 
 class HostFacts(BaseModel):

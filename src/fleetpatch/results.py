@@ -19,8 +19,35 @@ class HostOutcome(StrEnum):
     CANCELLED = "cancelled"
 
 
+FAILURE_KINDS: dict[str, str] = {
+    "error": "a host problem of no more precise kind",
+    "unreachable": "the host could not be reached (DNS, refused, no route, connect timeout)",
+    "connection_lost": "an open connection dropped while a command ran",
+    "auth": "the host refused every authentication method offered",
+    "host_key": "the host key is unknown or has changed",
+    "timeout": "a remote command ran past its timeout",
+    "sudo": "sudo asked for a password fleetpatch does not have, or refused",
+    "unsupported": "the host runs an OS or family fleetpatch does not support",
+    "parse": "remote output did not have the expected shape",
+    "command": "a remote step ended with an exit code it does not allow",
+    "no_metadata": "the package manager has no repository metadata: available updates unknown",
+    "baseline": "no baseline could be evaluated for the host (none for its OS, a bad file)",
+    "internal": "a fleetpatch bug while handling this host (the message has the details)",
+    "install": "the install left requested patches failed",
+    "hook": "an install hook failed",
+    "reboot": "the host did not come back from a reboot in time",
+    "locked": "another run holds the host's install lease: not touched",
+    "skipped": "a rollout stopped before this host started",
+    "cancelled": "the run was cancelled before this host finished",
+}
+"""Every ``HostFailure.kind`` fleetpatch can produce, with its meaning: the one registry the
+report's JSON Schema (``fleetpatch schema report``) takes its enum from, and that
+docs/report-schema.md lists (tests/unit/report/test_schema_contract.py walks the code for
+kinds not in it). Add a kind here when you add it to the code."""
+
+
 class HostFailure(BaseModel):
-    """Why a host could not be scanned or patched. ``kind`` is one of the HostError kinds."""
+    """Why a host could not be scanned or patched. ``kind`` is one of :data:`FAILURE_KINDS`."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -90,3 +90,20 @@ def test_scan_playbook_timeouts_apply(tmp_path: Path) -> None:
     assert proc.returncode == 3, proc.stderr
     failure = json.loads(proc.stdout)["hosts"][0]["failure"]
     assert failure["kind"] == "unreachable" and "timed out" in failure["message"]
+
+
+def test_install_writes_its_report_with_output_like_scan(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text("hosts:\n  a: {address: 192.0.2.1}\n")
+    end = (datetime.now(UTC) + timedelta(minutes=20)).isoformat(timespec="seconds")
+    report = tmp_path / "install.json"
+    args = ["install", "-i", inventory, "--window-end", end, "--cutoff", "30m"]
+    proc = fleetpatch([*args, "--format", "json", "-o", report], store=tmp_path / "s.db")
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == ""
+    doc = json.loads(report.read_text())
+    assert doc["hosts"][0]["outcome"] == "skipped" and "rollout" in doc
+    table = tmp_path / "install.txt"
+    proc = fleetpatch([*args, "--output", table], store=tmp_path / "s.db")
+    assert proc.returncode == 3, proc.stderr
+    assert "skipped" in table.read_text() and "skipped" not in proc.stdout

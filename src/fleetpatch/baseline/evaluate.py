@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from fleetpatch.baseline.advisories import installed_views, shown_ids, update_views
 from fleetpatch.baseline.compiled import (
     Approval,
     CompiledBaseline,
@@ -166,9 +167,28 @@ class _Evaluator:
             self.installed_memo[key] = hit
         props, by_rules, plain = hit
         if not cb.approved and not cb.rejected:
-            return plain, None, True
-        entry = cb.approved.match_installed(p)
-        return self._lists(by_rules, props, entry, cb.rejected.match_installed(p)), entry, True
+            verdict, entry = plain, None
+        else:
+            entry = cb.approved.match_installed(p)
+            verdict = self._lists(by_rules, props, entry, cb.rejected.match_installed(p))
+        if p.advisories and not verdict.approved and not verdict.rejected:
+            return self._by_installed_advisory(p, verdict, entry)
+        return verdict, entry, True
+
+    def _by_installed_advisory(
+        self, p: InstalledPackage, verdict: _Verdict, entry: str | None
+    ) -> _Judged:
+        """The verdict of the most severe approved advisory ``p``'s version satisfies, else
+        ``verdict``: what is installed is what the baseline approves (INSTALLED)."""
+        best: tuple[_Verdict, str | None] | None = None
+        for view in installed_views(p):
+            v, e, _ = self._update(view)
+            if v.approved and (best is None or more_severe(v.level, best[0].level)):
+                best = (_Verdict(True, v.level, f"{v.reason}; by {view.advisory_ids[0]}"), e)
+        shareable = all(a.updated is None and a.issued is None for a in p.advisories)
+        if best is None:
+            return verdict, entry, shareable
+        return best[0], best[1], shareable
 
 
 def _arch_ok(a: str, b: str) -> bool:
@@ -219,24 +239,38 @@ def evaluate_baseline(
         installed_by_name[p.name].append(p)
 
     # Approved candidates per (name, arch); non-approved Windows security updates.
-    best: dict[tuple[str, str], tuple[AvailableUpdate, _Verdict]] = {}
+    # Each advisory of an update is judged on its own (baseline/advisories.py): the newest
+    # approved version wins, at the most severe level among equal versions.
+    best: dict[tuple[str, str], tuple[AvailableUpdate, _Verdict, AvailableUpdate]] = {}
     pending: dict[str, str] = {}  # name -> why its pending update is not approved
-    for u in facts.updates:
-        verdict = ev.update(u)
-        key = (u.name, u.arch)
-        if not verdict.approved:
-            pending[u.name] = f"pending {u.candidate_version} not approved: {verdict.reason}"
-        if verdict.approved:
-            have = best.get(key)
-            if have is None or (
-                not per_item and cmp(u.candidate_version, have[0].candidate_version) > 0
+    views_of = memo.identity("eval.views")
+    for origin in facts.updates:
+        views = views_of.get(origin) if origin.advisories else (origin,)
+        if views is None:
+            views = views_of.put(origin, update_views(origin))
+        key = (origin.name, origin.arch)
+        for u in views:
+            verdict = ev.update(u)
+            if not verdict.approved:
+                pending[u.name] = f"pending {u.candidate_version} not approved: {verdict.reason}"
+            if verdict.approved:
+                have = best.get(key)
+                order = 1 if have is None else cmp(u.candidate_version, have[0].candidate_version)
+                if (
+                    have is None
+                    or (not per_item and order > 0)
+                    or (
+                        order == 0 and u is not origin and more_severe(verdict.level, have[1].level)
+                    )
+                ):
+                    best[key] = (u, verdict, origin)
+            elif (
+                cb.os is OperatingSystem.WINDOWS and not verdict.rejected and is_security(u, cb.os)
             ):
-                best[key] = (u, verdict)
-        elif cb.os is OperatingSystem.WINDOWS and not verdict.rejected and is_security(u, cb.os):
-            items.update(u, None, PatchState.AVAILABLE_SECURITY_UPDATE, verdict, cb.os)
+                items.update(u, None, PatchState.AVAILABLE_SECURITY_UPDATE, verdict, cb.os)
 
     consumed: set[int] = set()
-    for (name, arch), (u, verdict) in best.items():
+    for (name, arch), (u, verdict, origin) in best.items():
         mine = [p for p in installed_by_name.get(name, ()) if _arch_ok(arch, p.arch)]
         newest: InstalledPackage | None = None
         for p in mine:
@@ -254,7 +288,7 @@ def evaluate_baseline(
             installed_version = (
                 newest.version if newest is not None and u.kind == "package" else None
             )
-            items.update(u, installed_version, PatchState.MISSING, verdict, cb.os)
+            items.update(u, installed_version, PatchState.MISSING, verdict, cb.os, origin)
 
     for p in facts.installed:
         if id(p) in consumed:
@@ -359,11 +393,19 @@ class _Items:
         state: PatchState,
         v: _Verdict,
         os: OperatingSystem,
+        origin: AvailableUpdate | None = None,
     ) -> None:
         key = (installed_version, state, v, os)
         item = self._interned(u, key)
         if item is None:
-            self._intern(u, key, _update_item(u, installed_version, state, v, os))
+            fields = _update_item(u, installed_version, state, v, os)
+            if origin is not None and origin is not u:
+                # one advisory's version: name it, and still list every id and CVE
+                fields["advisory_ids"] = shown_ids(u, origin)
+                fields["cves"] = origin.cves
+                if u.advisory_ids:
+                    fields["reason"] = f"{v.reason}; by {u.advisory_ids[0]}"
+            self._intern(u, key, fields)
         else:
             self.made.append(item)
 

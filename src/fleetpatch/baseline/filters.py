@@ -19,6 +19,7 @@ from fleetpatch.facts import AvailableUpdate, InstalledPackage
 class WindowsTables:
     classifications: dict[str, str]
     product_families: tuple[tuple[str, str], ...]  # longest prefix first
+    products: dict[str, str]  # lower-case Windows Update product name -> SSM PRODUCT value
 
 
 @cache
@@ -26,10 +27,21 @@ def windows_tables() -> WindowsTables:
     text = resources.files("fleetpatch.baseline").joinpath("data/windows.yaml").read_text()
     raw = yaml.safe_load(text)
     fams = sorted(raw["product_families"].items(), key=lambda kv: -len(kv[0]))
-    return WindowsTables({k.upper(): v for k, v in raw["classifications"].items()}, tuple(fams))
+    return WindowsTables(
+        {k.upper(): v for k, v in raw["classifications"].items()},
+        tuple(fams),
+        {str(k).lower(): str(v) for k, v in raw["products"].items()},
+    )
+
+
+def ssm_product(product: str) -> str:
+    """SSM's PRODUCT value for a Windows Update product name (``Windows Server 2019`` ->
+    ``WindowsServer2019``; application products keep Windows Update's name)."""
+    return windows_tables().products.get(product.lower(), product)
 
 
 def product_family(product: str) -> str:
+    product = ssm_product(product)
     for prefix, family in windows_tables().product_families:
         if product.startswith(prefix):
             return family
@@ -149,7 +161,10 @@ class CompiledFilter:
             if self.any:
                 return True
             if key == "PRODUCT":
-                return any(self._hit(p.lower()) for p in products)
+                # SSM's spelling (WindowsServer2019) or Windows Update's (Windows Server 2019)
+                return any(
+                    self._hit(p.lower()) or self._hit(ssm_product(p).lower()) for p in products
+                )
             families = [product_family(p) for p in products]
             if key == "PRODUCT_FAMILY":
                 return any(self._hit(f.lower()) for f in families)

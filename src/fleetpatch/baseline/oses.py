@@ -49,7 +49,7 @@ _YUM_CLASSES = ("Security", "Bugfix", "Enhancement", "Recommended", "Newpackage"
 _YUM_SEVERITIES = ("Critical", "Important", "Medium", "Low")
 _AL2023_SEVERITIES = ("Critical", "Important", "Medium", "Moderate", "Low", "None")
 # Oracle's own updateinfo says Moderate, and AWS-OracleLinuxDefaultPatchBaseline approves
-# "Important, Moderate"; we accept it there (docs/baselines.md, "differences").
+# "Important, Moderate"; accepted there, as SSM does (docs/baselines.md, filter values).
 _ORACLE_SEVERITIES = ("Critical", "Important", "Medium", "Moderate", "Low")
 _APT_PRIORITIES = ("Required", "Important", "Standard", "Optional", "Extra")
 _WIN_CLASSES = (

@@ -244,7 +244,9 @@ def evaluate(
     """Evaluate saved host facts against a baseline, offline.
 
     Prints every patch's state, the rule or list entry that decided it, and the host summary.
-    Exit code: 0 compliant, 1 non-compliant, 2 bad input.
+    `--format json` writes the document of `fleetpatch schema evaluation` (the scan report's
+    names: counts, non_compliant_by_severity, patches). Exit code: 0 compliant, 1
+    non-compliant, 2 bad input.
 
     Examples:
 
@@ -264,8 +266,9 @@ def evaluate(
     except InputError as exc:
         raise _fail(exc) from None
     if output_format is OutputFormat.json:
-        payload = {"host": host_facts.host, **result.model_dump(mode="json")}
-        typer.echo(json.dumps(payload, indent=2))
+        from fleetpatch.report.evaluation import evaluation_to_json
+
+        typer.echo(json.dumps(evaluation_to_json(host_facts.host, result), indent=2))
     else:
         _print_table(result, host_facts.host)
     raise typer.Exit(0 if result.status is ComplianceStatus.COMPLIANT else 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -93,6 +94,9 @@ def install(
     ] = False,
     store: StoreOpt = None,
     output_format: FormatOpt = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Install the approved missing patches, in rolling batches.
@@ -108,6 +112,8 @@ def install(
       fleetpatch install -i prod.yaml --batch 1 --batch 10% --batch 100% --max-errors 2 --canary
 
       fleetpatch install -i lab.yaml --reboot never --pre-install "systemctl stop app"
+
+      fleetpatch install -i prod.yaml --dry-run --format json -o plan.json
     """
     from fleetpatch.engine.rollout_job import RolloutRequest, prepare
     from fleetpatch.store import open_store
@@ -137,7 +143,7 @@ def install(
     with input_errors():
         prepared = prepare(request)
         db = open_store(store)
-    _go(prepared, db, output_format=output_format, quiet=quiet)
+    _go(prepared, db, output_format=output_format, quiet=quiet, output=output)
 
 
 def run(
@@ -151,6 +157,9 @@ def run(
     dry_run: DryRunOpt = False,
     store: StoreOpt = None,
     output_format: FormatOpt = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run a playbook: a scan or a rolling install declared in a file.
@@ -180,6 +189,7 @@ def run(
                 db,
                 output_format=output_format,
                 quiet=quiet,
+                output=output,
                 resume=resume,
                 finished=finished,
             )
@@ -199,6 +209,7 @@ def run(
                 accept_new_host_keys=book.accept_new_host_keys,
                 store=store,
                 output_format=output_format,
+                output=output,
                 quiet=quiet,
                 connect_timeout=book.timeouts.connect,
                 command_timeout=book.timeouts.command,
@@ -209,7 +220,7 @@ def run(
         request = request_from_playbook(book, dry_run=dry_run)
         prepared = prepare(request)
         db = open_store(store)  # only once every input is known to be good
-    _go(prepared, db, output_format=output_format, quiet=quiet)
+    _go(prepared, db, output_format=output_format, quiet=quiet, output=output)
 
 
 def request_from_playbook(book: Playbook, *, dry_run: bool) -> RolloutRequest:
@@ -257,6 +268,7 @@ def _go(
     *,
     output_format: str,
     quiet: bool,
+    output: Path | None = None,
     resume: str | None = None,
     finished: dict[str, bool] | None = None,
 ) -> None:
@@ -278,7 +290,7 @@ def _go(
             job = execute(prepared, db, on_result=on_result, resume_run=resume, finished=finished)
         finally:
             db.close()  # the process ends without tearing the interpreter down (cli.main)
-    _print(job, prepared, output_format=output_format)
+    _print(job, prepared, output_format=output_format, output=output)
     if job.run.cancelled:
         err.print(
             f"interrupted: progress stored; resume with: fleetpatch run --resume {job.run.run_id}"
@@ -296,7 +308,20 @@ def _exit_code(job: JobOutcome) -> int:
     return exit_code_for(job.run)
 
 
-def _print(job: JobOutcome, prepared: PreparedRollout, *, output_format: str) -> None:
+def _print(
+    job: JobOutcome, prepared: PreparedRollout, *, output_format: str, output: Path | None = None
+) -> None:
+    """The run's report on stdout, or in ``output`` (as ``scan -o``)."""
+    if output is not None:
+        with output.open("w") as fh, contextlib.redirect_stdout(fh):
+            _print_to_stdout(job, prepared, output_format=output_format, file=True)
+        return
+    _print_to_stdout(job, prepared, output_format=output_format)
+
+
+def _print_to_stdout(
+    job: JobOutcome, prepared: PreparedRollout, *, output_format: str, file: bool = False
+) -> None:
     decisions = [d.reason for d in job.rollout.decisions]
     if output_format == "json":
         from fleetpatch.report.json_report import run_to_report
@@ -316,7 +341,11 @@ def _print(job: JobOutcome, prepared: PreparedRollout, *, output_format: str) ->
     from fleetpatch.report.rollout import render_outcome, render_plan
     from fleetpatch.report.table import render_run_table
 
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console = (
+        Console(file=sys.stdout, no_color=True, highlight=False, width=140)
+        if file
+        else Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    )
     r = prepared.request
     header = (
         f"run {job.run.run_id}: {len(job.plan)} batch(es), max_concurrency {r.max_concurrency}, "

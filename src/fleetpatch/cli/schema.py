@@ -24,6 +24,19 @@ def report_schema() -> None:
     typer.echo(json.dumps(report_json_schema(), indent=2))
 
 
+@app.command("evaluation")
+def evaluation_schema() -> None:
+    """Print the JSON Schema of `baseline evaluate --format json`.
+
+    Examples:
+
+      fleetpatch schema evaluation > evaluation.schema.json
+    """
+    from fleetpatch.report.evaluation import evaluation_json_schema
+
+    typer.echo(json.dumps(evaluation_json_schema(), indent=2))
+
+
 @app.command("facts")
 def facts_schema() -> None:
     """Print the JSON Schema of a host facts document (`scan --save-facts`).

@@ -567,7 +567,7 @@ class RolloutState:
         elif self.budget.exhausted:
             self._stop_with(
                 "budget",
-                f"stopped: {failures} failure{'s' if failures != 1 else ''} exceed "
+                f"stopped: {failures} failure{'s exceed' if failures != 1 else ' exceeds'} "
                 f"{self._budget_text} (SSM rule: stop at the {_ordinal(allowed + 1)})",
                 host=name,
             )
@@ -579,10 +579,13 @@ class RolloutState:
                 host=name,
             )
 
-    def batch_finished(self, health_ok: bool = True, detail: str = "") -> None:
+    def batch_finished(
+        self, health_ok: bool = True, detail: str = "", *, checked: bool = False
+    ) -> None:
         """Close the current batch (every started host has finished). ``health_ok`` is the
         result of the health check run after it (True when there is none); ``detail`` (e.g.
-        ``exit code 1``) is added to the reason when it failed.
+        ``exit code 1``) is added to the reason when it failed; ``checked``: a health check
+        ran (the reasons mention one only then).
 
         Raises:
             RuntimeError: no batch is running.
@@ -603,7 +606,8 @@ class RolloutState:
         if self._stop is not None:
             return
         if is_canary:
-            self._log("canary_passed", "canary batch passed: every host and the health check ok")
+            checks = " and the health check" if checked else ""
+            self._log("canary_passed", f"canary batch passed: every host{checks} ok")
         else:
             self._log("batch_done", f"batch {self._batch} finished")
 

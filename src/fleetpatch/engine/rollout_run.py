@@ -145,9 +145,10 @@ async def run_rollout(
                 on_result=finished_host,
                 should_start=state.may_start_host,
             )
-            health_ok, detail = True, ""
+            health_ok, detail, checked = True, "", False
             ran = [n for n in batch if n in results or n in done_before]
             if spec.health_check and ran and not ictx.dry_run:
+                checked = True
                 health_ok, detail = await run_health_check(
                     spec.health_check,
                     [by_name[n] for n in ran],
@@ -156,7 +157,7 @@ async def run_rollout(
                     timeout=spec.health_check_timeout,
                     workdir=spec.workdir,
                 )
-            state.batch_finished(health_ok, detail)
+            state.batch_finished(health_ok, detail, checked=checked)
     except asyncio.CancelledError:
         cancelled = True
     reason = state.stopped_reason

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fleetpatch.compliance import ComplianceLevel, PatchState
 from fleetpatch.report.status import HostStatus
-from fleetpatch.results import HostOutcome, InstallSummary
+from fleetpatch.results import FAILURE_KINDS, HostOutcome, InstallSummary
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -64,7 +64,9 @@ class ReportSummary(_Model):
 
 class ReportFailure(_Model):
     kind: str = Field(
-        description="unreachable, auth, host_key, timeout, sudo, unsupported, parse, command"
+        description="what failed: one of fleetpatch.results.FAILURE_KINDS "
+        "(docs/report-schema.md lists them with their meaning)",
+        json_schema_extra={"enum": list(FAILURE_KINDS)},
     )
     message: str
     step: str = Field(description="the step that failed, when known")

@@ -21,6 +21,7 @@ OSES: dict[str, dict[str, str]] = {
     "AMAZON_LINUX_2023": dict(
         family="dnf", distro="amzn", version_id="2023", product="AmazonLinux2023"
     ),
+    "AMAZON_LINUX_2": dict(family="yum", distro="amzn", version_id="2", product="AmazonLinux2"),
     "ORACLE_LINUX": dict(family="dnf", distro="ol", version_id="9.3", product="OracleLinux9.3"),
     "SUSE": dict(family="zypper", distro="sles", version_id="15.5", product="Suse15.5"),
     "WINDOWS": dict(

@@ -68,7 +68,13 @@ def test_case(os: str, case: dict[str, Any]) -> None:
     for key, level in expect.get("levels", {}).items():
         assert items[key].compliance_level.value == level, f"{key}: {items[key]}"
     for key, version in expect.get("candidates", {}).items():
-        assert items[key].candidate_version == version
+        assert items[key].candidate_version == version, f"{key}: {items[key]}"
+    for key, ids in expect.get("advisory_ids", {}).items():
+        assert list(items[key].advisory_ids) == ids, f"{key}: {items[key]}"
+    for key, cves in expect.get("cves", {}).items():
+        assert list(items[key].cves) == cves, f"{key}: {items[key]}"
+    for key, severity in expect.get("severities", {}).items():
+        assert items[key].severity == severity, f"{key}: {items[key]}"
     if "status" in expect:
         assert result.status.value == expect["status"]
     if "overall_severity" in expect:

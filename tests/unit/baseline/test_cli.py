@@ -171,3 +171,27 @@ def test_help_has_examples(command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0
     assert "Examples:" in result.stdout
+
+
+def test_evaluate_json_has_a_schema_and_the_scan_reports_names(tmp_path: Path) -> None:
+    import jsonschema
+
+    from fleetpatch.report.evaluation import evaluation_json_schema
+    from fleetpatch.report.json_report import report_json_schema
+
+    path = _facts_file(tmp_path, True)
+    args = ["evaluate", "-b", "AWS-DebianDefaultPatchBaseline", "-f", str(path)]
+    result = runner.invoke(app, [*args, "--now", "2024-05-01T00:00:00Z", "--format", "json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    schema = evaluation_json_schema()
+    jsonschema.validate(doc, schema)
+    report = report_json_schema()["$defs"]
+    # the same names as the scan report for the same things
+    assert set(doc["counts"]) == set(report["StateCounts"]["properties"])
+    assert set(doc["non_compliant_by_severity"]) == set(report["SeveritySummary"]["properties"])
+    assert doc["patches"] and all(
+        set(p) == set(report["ReportPatch"]["properties"]) for p in doc["patches"]
+    )
+    assert doc["counts"]["MissingCount"] == sum(p["state"] == "MISSING" for p in doc["patches"])
+    assert {"host", "baseline", "status", "overall_severity"} <= set(doc)

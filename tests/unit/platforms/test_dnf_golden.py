@@ -55,6 +55,7 @@ PROBES: dict[str, Callable[[str, Path], object]] = {
     "upgrades": lambda text, _: parse_repoquery_upgrades(text),
     "check_update": lambda text, _: parse_check_update(text),
     "updateinfo_list": lambda text, _: parse_updateinfo_list(text),
+    "updateinfo_installed": lambda text, _: parse_updateinfo_list(text, verbose=True),
     "updateinfo_info": lambda text, _: parse_updateinfo_info(text),
     "kernels": lambda text, _: parse_rpm_kernels(text, "dnf.kernels"),
     "needs_restarting": lambda text, case: parse_needs_restarting(text, rc_of(case)),

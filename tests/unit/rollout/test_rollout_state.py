@@ -280,3 +280,26 @@ def test_sequential_rollout_invariants(
         assert state.stop_kind is None
         assert failures <= max_errors
         assert started == hosts
+
+
+def test_one_failure_over_a_zero_budget_reads_as_a_sentence() -> None:
+    state = RolloutState([["a", "b"]], max_errors=0)
+    assert state.next_batch() == ["a", "b"]
+    state.host_started("a")
+    state.host_finished("a", ok=False)
+    assert state.stopped_reason == (
+        "stopped: 1 failure exceeds max_errors=0 (SSM rule: stop at the 1st)"
+    )
+
+
+def test_canary_passed_mentions_a_health_check_only_when_one_ran() -> None:
+    for checked, reason in (
+        (False, "canary batch passed: every host ok"),
+        (True, "canary batch passed: every host and the health check ok"),
+    ):
+        state = RolloutState([["a"], ["b"]], max_errors=0, canary=True)
+        assert state.next_batch() == ["a"]
+        state.host_started("a")
+        state.host_finished("a", ok=True)
+        state.batch_finished(health_ok=True, checked=checked)
+        assert state.decisions[-1].reason == reason

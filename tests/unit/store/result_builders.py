@@ -22,7 +22,14 @@ from fleetpatch.compliance import (
     StateCounts,
 )
 from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage, OsInfo
-from fleetpatch.results import CommandRecord, HostFailure, HostOutcome, HostResult, RunResult
+from fleetpatch.results import (
+    FAILURE_KINDS,
+    CommandRecord,
+    HostFailure,
+    HostOutcome,
+    HostResult,
+    RunResult,
+)
 
 T0 = datetime(2026, 5, 9, 7, 0, tzinfo=UTC)
 
@@ -328,7 +335,12 @@ def host_results(draw: st.DrawFn) -> HostResult:
         outcome=outcome,
         failure=draw(
             st.none()
-            | st.builds(HostFailure, kind=_words, message=_text, step=st.just("") | _words)
+            | st.builds(
+                HostFailure,
+                kind=st.sampled_from(list(FAILURE_KINDS)),
+                message=_text,
+                step=st.just("") | _words,
+            )
         ),
         patch_group=draw(st.none() | _words),
         facts=draw(st.none() | host_facts),

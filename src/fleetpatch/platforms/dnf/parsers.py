@@ -151,6 +151,11 @@ _LIST_ROW = re.compile(
     r"^(?:[i ] )?(?P<id>\S+)\s+(?P<label>\S+)\s+(?P<nevra>\S+)"
     r"(?:\s+(?P<date>\d{4}-\d\d-\d\d(?: \d\d:\d\d(?::\d\d)?)?))?\s*$"
 )
+# a yum row (no date): ID, a label yum prints (Severity/Sec. or a type), an arch-suffixed NEVRA
+_YUM_ROW = re.compile(
+    r"^(?:[i ] )?\S+\s+(?:[A-Za-z]+/Sec\.|bugfix|enhancement|newpackage|unknown|security)\s+"
+    r"\S+-[^-\s]+-[^-\s]+\.[A-Za-z0-9_]+\s*$"
+)
 _SEC_LABEL = re.compile(r"^(?P<severity>[A-Za-z]+)/Sec\.$")
 TYPES = {
     "security": "security",
@@ -188,6 +193,7 @@ class AdvisoryRow(BaseModel):
     type: str  # security, bugfix, enhancement, newpackage, recommended, unknown
     severity: str | None  # from the label (security only); ``updateinfo info`` is better
     package: Nevra
+    date: datetime | None = None  # dnf -v: the advisory's date (max of issued, updated)
 
 
 class AdvisoryList(BaseModel):
@@ -197,9 +203,14 @@ class AdvisoryList(BaseModel):
     messages: tuple[str, ...] = ()
 
 
-def parse_updateinfo_list(text: str) -> AdvisoryList:
+def parse_updateinfo_list(text: str, *, verbose: bool = False) -> AdvisoryList:
     """``dnf updateinfo list --updates`` / ``yum updateinfo list updates`` rows
     ``ID LABEL NEVRA [DATE]``.
+
+    ``verbose``: the output of ``dnf -v`` (``updateinfo list --installed -v``, whose rows end
+    with the advisory's date): dnf writes its debug chatter (``DNF version: 4.14.0``,
+    ``cachedir: ...``, the plugin list) to stdout then, so a row is a line with the date and
+    every other line is chatter. yum prints no date: its rows are read as without ``-v``.
 
     LABEL is ``Severity/Sec.`` (any case: AL2's yum prints ``important/Sec.``; dnf 4 prints
     ``Unknown/Sec.`` for a severity it has no label for, e.g. Amazon's ``Medium``) or the
@@ -219,6 +230,8 @@ def parse_updateinfo_list(text: str) -> AdvisoryList:
         ):
             continue
         match = _LIST_ROW.match(line)
+        if verbose and (match is None or match["date"] is None) and not _YUM_ROW.match(line):
+            continue
         if match is None:
             raise ParseError(
                 f"dnf.updateinfo_list line {lineno}: expected 'ADVISORY LABEL NEVRA', got {line!r}"
@@ -235,6 +248,7 @@ def parse_updateinfo_list(text: str) -> AdvisoryList:
                 type=kind,
                 severity=severity,
                 package=parse_nevra(match["nevra"], f"dnf.updateinfo_list line {lineno}"),
+                date=_info_date(match["date"] or "", f"dnf.updateinfo_list line {lineno}"),
             )
         )
     return AdvisoryList(rows=tuple(rows), messages=tuple(messages))

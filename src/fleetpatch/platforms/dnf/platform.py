@@ -14,7 +14,15 @@ Decisions (see also the template ``dnf/templates/scan.sh.j2`` and docs/platforms
   severity (Critical, Important, Moderate/Medium, Low), then the newest date. Severity is the
   one ``updateinfo info`` prints (dnf 4 labels Amazon's ``Medium`` ``Unknown/Sec.`` in
   ``list``); the label is the fallback. ``cves``/``bugzilla_ids`` are the union over all
-  advisories of the update, ``advisory_ids`` the primary first then the rest.
+  advisories of the update, ``advisory_ids`` the primary first then the rest. Each advisory is
+  also kept on its own in ``advisories`` (its version, type, severity, dates, references):
+  the baseline judges them one by one, as ``update-minimal`` does.
+* **Installed advisories** (section ``dnf.updateinfo_installed``, ``updateinfo list
+  --installed -v``: the rows carry dnf's date) are the advisories the installed version
+  already satisfies; they go on the newest installed package of their name.arch, so that a
+  baseline approving one reports the package INSTALLED. The section is optional (older
+  captures have none). The list label is all dnf prints of the severity there (dnf 4 labels
+  a severity it does not know, Amazon's ``Medium``, ``Unknown/Sec.``: none then).
 * **release_date** is the advisory's date as dnf shows it (libsolv keeps max(issued,
   updated): the Updated date, which is what SSM counts from on Amazon Linux); yum shows both,
   Updated wins when present. Updates without any advisory have ``release_date=None``,
@@ -33,7 +41,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from fleetpatch.errors import HostError
-from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage, OsInfo
+from fleetpatch.facts import Advisory, AvailableUpdate, HostFacts, InstalledPackage, OsInfo
 from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.dnf.parsers import (
     AdvisoryInfo,
@@ -53,6 +61,7 @@ from fleetpatch.platforms.rpm.parsers import (
     KernelState,
     MetadataState,
     compare_evr,
+    evr_sort_key,
     parse_repomd,
     parse_rpm_installed,
     parse_rpm_kernels,
@@ -109,6 +118,14 @@ def parse_dnf_scan(
     candidates = _candidates(frames)
     advisory_list = parse_updateinfo_list(frames.require("dnf.updateinfo_list", allowed_rc=OK).body)
     infos = parse_updateinfo_info(frames.require("dnf.updateinfo_info", allowed_rc=OK).body)
+    installed_section = frames.get("dnf.updateinfo_installed")
+    installed_rows = (
+        parse_updateinfo_list(
+            frames.require("dnf.updateinfo_installed", allowed_rc=OK).body, verbose=True
+        )
+        if installed_section is not None
+        else None
+    )
     kernels = parse_rpm_kernels(frames.require("dnf.kernels", allowed_rc=OK).body, "dnf.kernels")
     restart_section = frames.require("dnf.needs_restarting", allowed_rc=NEEDS_RESTARTING_RC)
     needs = parse_needs_restarting(restart_section.body, restart_section.rc)
@@ -121,6 +138,9 @@ def parse_dnf_scan(
         )
     warnings.extend(_messages("dnf", candidates.messages))
     warnings.extend(_messages("dnf updateinfo", advisory_list.messages + infos.messages))
+    if installed_rows is not None:
+        warnings.extend(_messages("dnf updateinfo", installed_rows.messages))
+        installed = with_installed_advisories(installed, installed_rows.rows)
     updates, unmatched = build_updates(
         installed, candidates.rows, advisory_list.rows, infos.by_id()
     )
@@ -221,6 +241,10 @@ def _update(
         return base
     notices = {row.advisory_id: _notice(row, infos.get(row.advisory_id)) for row in rows}
     ordered = sorted(notices.values(), key=_importance)
+    own = sorted(
+        (_advisory(row.package.evr, notices[row.advisory_id]) for row in rows),
+        key=lambda a: (evr_sort_key(a.version), a.id),
+    )
     primary = ordered[0]
     cves: list[str] = []
     bugs: list[str] = []
@@ -238,8 +262,55 @@ def _update(
             "release_date": primary.updated or primary.issued,
             "title": primary.title,
             "reboot_suggested": base.reboot_suggested or any(n.reboot_suggested for n in ordered),
+            "advisories": tuple(dict.fromkeys(own)),
         }
     )
+
+
+def _advisory(version: str, n: AdvisoryInfo) -> Advisory:
+    return Advisory(
+        id=n.advisory_id,
+        version=version,
+        classification=CLASSIFICATIONS.get(n.type),
+        severity=n.severity,
+        issued=n.issued,
+        updated=n.updated,
+        cves=n.cves,
+        bugzilla_ids=n.bugzilla_ids,
+        title=n.title,
+    )
+
+
+def with_installed_advisories(
+    installed: list[InstalledPackage], rows: tuple[AdvisoryRow, ...]
+) -> list[InstalledPackage]:
+    """``installed`` with each advisory row of ``updateinfo list --installed`` on the newest
+    installed package of its name.arch whose version is at or above the row's (module
+    docstring). Rows for other packages are dropped: dnf printed them, nothing holds them."""
+    newest: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(installed):
+        have = newest.get((p.name, p.arch))
+        if have is None or compare_evr(p.version, installed[have].version) > 0:
+            newest[(p.name, p.arch)] = i
+    found: dict[int, list[Advisory]] = defaultdict(list)
+    for row in rows:
+        at = newest.get((row.package.name, row.package.arch))
+        if at is None or compare_evr(installed[at].version, row.package.evr) < 0:
+            continue
+        found[at].append(
+            Advisory(
+                id=row.advisory_id,
+                version=row.package.evr,
+                classification=CLASSIFICATIONS.get(row.type),
+                severity=row.severity,
+                updated=row.date,
+            )
+        )
+    out = list(installed)
+    for i, advisories in found.items():
+        ordered = sorted(set(advisories), key=lambda a: (evr_sort_key(a.version), a.id))
+        out[i] = installed[i].model_copy(update={"advisories": tuple(ordered)})
+    return out
 
 
 def _notice(row: AdvisoryRow, info: AdvisoryInfo | None) -> AdvisoryInfo:
