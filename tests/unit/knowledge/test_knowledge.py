@@ -209,7 +209,7 @@ def test_parse_max_age(text: str, seconds: int | None) -> None:
 
 @pytest.mark.parametrize("text", ["7", "7 days", "-1d", "1.5d", "", "1y", "7dd"])
 def test_parse_max_age_refuses(text: str) -> None:
-    with pytest.raises(ValueError, match="e.g. 7d or 36h"):
+    with pytest.raises(ValueError, match=r"e\.g\. 7d or 36h"):
         parse_max_age(text)
 
 
