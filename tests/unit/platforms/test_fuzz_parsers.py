@@ -9,7 +9,6 @@ family. A crash found here is a bug: fix it and add the input to REGRESSIONS."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
