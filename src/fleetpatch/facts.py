@@ -135,4 +135,10 @@ class HostFacts(BaseModel):
     metadata_age_seconds: int | None = Field(
         default=None, description="age of the package lists / repo metadata; None = unknown"
     )
+    metadata_missing: tuple[str, ...] = Field(
+        default=(),
+        description="configured package sources whose metadata is missing, unreadable or "
+        "failed to load, each named with why; not empty = the updates they would bring are "
+        "unknown (docs/reliability.md)",
+    )
     warnings: tuple[str, ...] = ()

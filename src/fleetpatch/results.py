@@ -30,7 +30,10 @@ FAILURE_KINDS: dict[str, str] = {
     "unsupported": "the host runs an OS or family fleetpatch does not support",
     "parse": "remote output did not have the expected shape",
     "command": "a remote step ended with an exit code it does not allow",
-    "no_metadata": "the package manager has no repository metadata: available updates unknown",
+    "no_metadata": "package metadata is missing or unreadable for a configured source (or "
+    "for all): the updates it would bring are unknown, so the verdict is unknown",
+    "stale_metadata": "package metadata older than the maximum age: COMPLIANT cannot be "
+    "known from it (a NON_COMPLIANT verdict stands)",
     "baseline": "no baseline could be evaluated for the host (none for its OS, a bad file)",
     "internal": "a fleetpatch bug while handling this host (the message has the details)",
     "install": "the install left requested patches failed",

@@ -143,3 +143,33 @@ def store_rows(db: Path, sql: str, params: Sequence[Any] = ()) -> list[dict[str,
         return [dict(row) for row in conn.execute(sql, tuple(params))]
     finally:
         conn.close()
+
+
+def build_deb(
+    host: LabHost,
+    name: str,
+    version: str,
+    *,
+    preinst: str = "",
+    postinst: str = "",
+) -> str:
+    """Build a tiny ``Architecture: all`` package with ``dpkg-deb`` inside the container
+    (maintainer scripts as given, POSIX sh bodies) and return its path there. For faults a
+    package must cause for real (a preinst that sleeps, a postinst that fails)."""
+    root = f"/tmp/fp-debs/{name}_{version}"
+    scripts = ""
+    for script, body in (("preinst", preinst), ("postinst", postinst)):
+        if body:
+            scripts += (
+                f"printf '#!/bin/sh\\n%s\\n' '{body}' > {root}/DEBIAN/{script}; "
+                f"chmod 0755 {root}/DEBIAN/{script}; "
+            )
+    must(
+        host,
+        f"rm -rf {root} && mkdir -p {root}/DEBIAN {root}/usr/share/fp-lab && "
+        f"echo '{name} {version}' > {root}/usr/share/fp-lab/{name}.version && "
+        f"printf 'Package: {name}\\nVersion: {version}\\nArchitecture: all\\n"
+        f"Maintainer: fleetpatch lab <lab@fleetpatch.invalid>\\nDescription: lab fault\\n' "
+        f"> {root}/DEBIAN/control && {scripts}dpkg-deb --build {root} {root}.deb >/dev/null",
+    )
+    return f"{root}.deb"

@@ -459,6 +459,10 @@ def inventory_dict(
     tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     tags = dict(tags) if tags is not None else {"Patch Group": group, "Env": "lab"}
+    # The lab's package metadata is as old as its image (a snapshot, offline): no maximum age
+    # for its hosts, or every lab scan would be stale_metadata a week after the images were
+    # built. Tests of the maximum pass --max-metadata-age, which wins over this var.
+    host_vars = {"max_metadata_age": "off"}
     return {
         "defaults": {
             "user": user,
@@ -470,7 +474,8 @@ def inventory_dict(
             },
         },
         "hosts": {
-            h.name: {"address": h.address, "port": h.port, "tags": dict(tags)} for h in hosts
+            h.name: {"address": h.address, "port": h.port, "tags": dict(tags), "vars": host_vars}
+            for h in hosts
         },
         "groups": {group: {"hosts": [h.name for h in hosts]}},
     }

@@ -37,6 +37,7 @@ from fleetpatch.compliance import (
 )
 from fleetpatch.errors import InputError
 from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage
+from fleetpatch.knowledge import HEALTHY_STATUSES, package_problem
 from fleetpatch.memo import IdentityTable, RunMemo
 
 _U = ComplianceLevel.UNSPECIFIED
@@ -237,6 +238,13 @@ def evaluate_baseline(
     installed_by_name: dict[str, list[InstalledPackage]] = defaultdict(list)
     for p in facts.installed:
         installed_by_name[p.name].append(p)
+    # broken packages (dpkg half-installed, half-configured, ...) are FAILED whatever the rules
+    # say: one set lookup per package when none is (knowledge.py)
+    broken = {
+        id(p): problem
+        for p in facts.installed
+        if p.status not in HEALTHY_STATUSES and (problem := package_problem(p.name, p.status))
+    }
 
     # Approved candidates per (name, arch); non-approved Windows security updates.
     # Each advisory of an update is judged on its own (baseline/advisories.py): the newest
@@ -278,6 +286,9 @@ def evaluate_baseline(
                 newest = p
         if newest is not None and u.kind == "package":
             consumed.add(id(newest))
+            if broken and id(newest) in broken:
+                items.failed_update(u, newest, verdict, cb.os, broken[id(newest)])
+                continue
         if (
             newest is not None
             and u.kind == "package"
@@ -294,6 +305,9 @@ def evaluate_baseline(
         if id(p) in consumed:
             continue
         verdict = ev.installed(p)
+        if broken and id(p) in broken:
+            items.installed(p, PatchState.FAILED, verdict, broken[id(p)])
+            continue
         if verdict.rejected and cb.block:
             state = PatchState.INSTALLED_REJECTED
         elif verdict.approved:
@@ -378,11 +392,30 @@ class _Items:
         item = per_source[key] = PatchItem.model_validate(fields)
         self.made.append(item)
 
-    def installed(self, p: InstalledPackage, state: PatchState, v: _Verdict) -> None:
-        key = (state, v)
+    def installed(
+        self, p: InstalledPackage, state: PatchState, v: _Verdict, message: str = ""
+    ) -> None:
+        key = (state, v)  # the message is a function of ``p`` (its status)
         item = self._interned(p, key)
         if item is None:
-            self._intern(p, key, _installed_item(p, state, v))
+            self._intern(p, key, {**_installed_item(p, state, v), "message": message})
+        else:
+            self.made.append(item)
+
+    def failed_update(
+        self,
+        u: AvailableUpdate,
+        broken: InstalledPackage,
+        v: _Verdict,
+        os: OperatingSystem,
+        message: str,
+    ) -> None:
+        """A pending update of a broken installed package: FAILED, with what is wrong."""
+        key = (broken.version, PatchState.FAILED, v, os, message)
+        item = self._interned(u, key)
+        if item is None:
+            fields = _update_item(u, broken.version, PatchState.FAILED, v, os)
+            self._intern(u, key, {**fields, "message": message})
         else:
             self.made.append(item)
 

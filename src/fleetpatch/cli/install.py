@@ -12,7 +12,7 @@ import typer
 
 from fleetpatch.cli.common import EXIT_CANCELLED, input_errors, is_terminal, stderr_console
 from fleetpatch.cli.inventory import InventoryOpt, TargetOpt
-from fleetpatch.cli.scan import StoreOpt
+from fleetpatch.cli.scan import MaxMetadataAgeOpt, StoreOpt
 from fleetpatch.errors import InputError
 
 # Only what typer needs to build the command line is imported at module level: the rollout
@@ -92,6 +92,13 @@ def install(
     accept_new_host_keys: Annotated[
         bool, typer.Option("--accept-new-host-keys", help="Record first-seen host keys.")
     ] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh", help="Refresh package metadata (apt-get update) before each scan."
+        ),
+    ] = False,
+    max_metadata_age: MaxMetadataAgeOpt = None,
     store: StoreOpt = None,
     output_format: FormatOpt = "table",
     output: Annotated[
@@ -100,6 +107,10 @@ def install(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Install the approved missing patches, in rolling batches.
+
+    A host whose package metadata is missing for a configured source, or older than
+    --max-metadata-age, is not installed on (failure no_metadata / stale_metadata): use
+    --refresh.
 
     Exit codes: 0 every host patched and compliant, 1 patched but still non-compliant (e.g.
     pending reboot), 2 bad input, 3 some host failed or was skipped (even when max-errors
@@ -114,6 +125,8 @@ def install(
       fleetpatch install -i lab.yaml --reboot never --pre-install "systemctl stop app"
 
       fleetpatch install -i prod.yaml --dry-run --format json -o plan.json
+
+      fleetpatch install -i prod.yaml --refresh --max-metadata-age 1d
     """
     from fleetpatch.engine.rollout_job import RolloutRequest, prepare
     from fleetpatch.store import open_store
@@ -138,6 +151,8 @@ def install(
         cutoff=cutoff,
         dry_run=dry_run,
         accept_new_host_keys=accept_new_host_keys,
+        refresh=refresh,
+        max_metadata_age=max_metadata_age,
         workdir=str(Path.cwd()),
     )
     with input_errors():
@@ -213,6 +228,8 @@ def run(
                 quiet=quiet,
                 connect_timeout=book.timeouts.connect,
                 command_timeout=book.timeouts.command,
+                refresh=book.refresh,
+                max_metadata_age=book.max_metadata_age,
             )
             return
         from fleetpatch.engine.rollout_job import prepare
@@ -248,6 +265,8 @@ def request_from_playbook(book: Playbook, *, dry_run: bool) -> RolloutRequest:
         cutoff=f"{int(window.cutoff.total_seconds())}s" if window and window.cutoff else None,
         dry_run=dry_run,
         accept_new_host_keys=book.accept_new_host_keys,
+        refresh=book.refresh,
+        max_metadata_age=book.max_metadata_age,
         connect_timeout=book.timeouts.connect,
         command_timeout=book.timeouts.command,
         reboot_timeout=book.timeouts.reboot,

@@ -19,6 +19,7 @@ from fleetpatch.cli.common import (
     stderr_console,
 )
 from fleetpatch.cli.inventory import InventoryOpt, RefreshInventoryOpt, TargetOpt
+from fleetpatch.knowledge import DEFAULT_MAX_METADATA_AGE
 
 # Only what typer needs to build the command line is imported at module level; the engine,
 # the store, the reports and rich are imported when a command runs (start-up CPU counts in
@@ -40,6 +41,17 @@ StoreOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json")]
+MaxMetadataAgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-metadata-age",
+        metavar="AGE",
+        help="Package metadata older than this cannot make a host COMPLIANT (failure "
+        "stale_metadata; a NON_COMPLIANT verdict stands): 7d, 36h, 90m, 2w or off. Default "
+        "7d, or the host's inventory var max_metadata_age; given here, it applies to every "
+        "host. --refresh brings the metadata up to date.",
+    ),
+]
 
 
 def scan(
@@ -71,6 +83,7 @@ def scan(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Refresh package metadata first (apt-get update).")
     ] = False,
+    max_metadata_age: MaxMetadataAgeOpt = None,
     store: StoreOpt = None,
     output_format: FormatOpt = "table",
     output: Annotated[
@@ -109,6 +122,8 @@ def scan(
       fleetpatch scan -i inventory/prod.yaml -t "tag:Patch Group=web" --format json -o web.json
 
       fleetpatch scan -i hosts.ini -t group:db --baseline baselines/db.yaml --save-facts facts/
+
+      fleetpatch scan -i inventory/prod.yaml --refresh --max-metadata-age 1d
     """
     if output_format not in ("table", "json"):
         raise typer.BadParameter("--format must be table or json")
@@ -120,6 +135,7 @@ def scan(
         from fleetpatch.engine.progress import RunProgress
         from fleetpatch.inventory.loader import load_inventory
         from fleetpatch.inventory.targets import select_hosts
+        from fleetpatch.knowledge import check_max_metadata_ages, max_metadata_age_option
 
         with input_errors():
             inv = load_inventory(inventory, refresh_inventory=refresh_inventory)
@@ -128,6 +144,9 @@ def scan(
                 for h in select_hosts(inv, target or [])
             ]
             choose = _baseline_choice(baseline, patch_groups) if baseline or patch_groups else None
+            max_age = max_metadata_age_option(max_metadata_age, "--max-metadata-age")
+            if not max_age[1]:
+                check_max_metadata_ages(hosts)
             connector = new_connector(inv, accept_new_host_keys=accept_new_host_keys)
     if save_facts is not None:
         save_facts.mkdir(parents=True, exist_ok=True)
@@ -140,9 +159,15 @@ def scan(
         choose=choose,
         refresh=refresh,
         store=store,
-        options={"concurrency": concurrency, "baseline": baseline, "refresh": refresh},
+        options={
+            "concurrency": concurrency,
+            "baseline": baseline,
+            "refresh": refresh,
+            "max_metadata_age": max_metadata_age,
+        },
         json_spool=output_format == "json",
         save_facts=save_facts,
+        max_metadata_age=max_age,
     )
     # the table needs only the non-compliant items, and only with --verbose
     keep_non_compliant = output_format == "table" and verbose
@@ -152,7 +177,14 @@ def scan(
             _scan(hosts, connector, setup, concurrency, progress, keep_non_compliant)
         )
     try:
-        emit_report(run, output_format=output_format, output=output, verbose=verbose, spool=spool)
+        emit_report(
+            run,
+            output_format=output_format,
+            output=output,
+            verbose=verbose,
+            spool=spool,
+            max_metadata_age=max_age[0],
+        )
     finally:
         if spool is not None:
             spool.close()
@@ -183,6 +215,8 @@ class _ScanSetup:
     options: dict[str, object]
     json_spool: bool
     save_facts: Path | None
+    max_metadata_age: tuple[int | None, bool]
+    """(seconds or None, given explicitly)"""
 
 
 async def _scan(
@@ -294,7 +328,13 @@ async def _prepare(connector: SshConnector, setup: _ScanSetup) -> ScanContext:
 
         choose = setup.choose or load_baseline_choice()
         await asyncio.sleep(0)
-        return build_scan_context(connector, choose=choose, refresh=setup.refresh)
+        return build_scan_context(
+            connector,
+            choose=choose,
+            refresh=setup.refresh,
+            max_metadata_age=setup.max_metadata_age[0],
+            max_metadata_age_given=setup.max_metadata_age[1],
+        )
 
 
 def _new_spool() -> ReportSpool:
@@ -310,6 +350,7 @@ def emit_report(
     output: Path | None,
     verbose: bool,
     spool: ReportSpool | None = None,
+    max_metadata_age: int | None = DEFAULT_MAX_METADATA_AGE,
 ) -> None:
     if output_format == "json":
         from fleetpatch.report.json_report import write_report_json
@@ -326,11 +367,21 @@ def emit_report(
 
     if output is not None:
         with output.open("w") as fh:
-            render_run_table(run, Console(file=fh, no_color=True, width=140), verbose=verbose)
+            render_run_table(
+                run,
+                Console(file=fh, no_color=True, width=140),
+                verbose=verbose,
+                max_metadata_age=max_metadata_age,
+            )
         return
     # a pipe or a CI log gets a wide, colourless table rather than rich's 80-column default
     width = None if sys.stdout.isatty() else 160
-    render_run_table(run, Console(highlight=False, width=width), verbose=verbose)
+    render_run_table(
+        run,
+        Console(highlight=False, width=width),
+        verbose=verbose,
+        max_metadata_age=max_metadata_age,
+    )
 
 
 def _save_facts(result: HostResult, directory: Path) -> None:

@@ -14,6 +14,7 @@ from fleetpatch.engine.pipeline import BaselineChooser, Connector, ScanContext
 from fleetpatch.errors import InputError
 from fleetpatch.facts import OsInfo
 from fleetpatch.inventory.model import Host
+from fleetpatch.knowledge import DEFAULT_MAX_METADATA_AGE
 from fleetpatch.platforms.render import scan_script
 
 
@@ -49,10 +50,21 @@ def load_baseline_choice(
 
 
 def build_scan_context(
-    connector: Connector, *, choose: BaselineChooser, refresh: bool
+    connector: Connector,
+    *,
+    choose: BaselineChooser,
+    refresh: bool,
+    max_metadata_age: int | None = DEFAULT_MAX_METADATA_AGE,
+    max_metadata_age_given: bool = False,
 ) -> ScanContext:
     """The scan context for a run whose connector is already made
-    (:func:`fleetpatch.engine.connecting.new_connector`)."""
+    (:func:`fleetpatch.engine.connecting.new_connector`). ``max_metadata_age``: seconds, None
+    for no maximum; ``max_metadata_age_given``: it was given explicitly, so it wins over the
+    hosts' inventory var (:func:`fleetpatch.knowledge.check_max_metadata_ages`)."""
     return ScanContext(
-        connector=connector, script=scan_script(refresh=refresh), choose_baseline=choose
+        connector=connector,
+        script=scan_script(refresh=refresh),
+        choose_baseline=choose,
+        max_metadata_age=max_metadata_age,
+        max_metadata_age_given=max_metadata_age_given,
     )

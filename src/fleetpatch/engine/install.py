@@ -31,6 +31,7 @@ from fleetpatch.engine.pipeline import (
 from fleetpatch.errors import ConnectError, HostError, InputError, UnsupportedPlatform
 from fleetpatch.facts import HostFacts
 from fleetpatch.inventory.model import Host
+from fleetpatch.knowledge import knowledge_failure
 from fleetpatch.platforms.framing import parse_frames
 from fleetpatch.platforms.installers import FamilyInstaller, InstallOutcome, installer_for
 from fleetpatch.platforms.reboot import (
@@ -122,6 +123,19 @@ async def install_host(host: Host, ctx: InstallContext, *, batch: int | None = N
             raise UnsupportedPlatform(
                 f"installing on {facts.os.family} hosts ({facts.os.product}) is not supported yet"
             )
+        # missing or stale metadata: nothing is installed from it, whatever the verdict (the
+        # plan would name superseded versions, or miss the missing source's updates)
+        unknown = knowledge_failure(facts, None, ctx.scan.max_age_for(host))
+        if unknown is not None:
+            await _on_exit(run)
+            message = f"install skipped: {unknown.message}"
+            result = _failed(
+                host, run.started, run.trace, HostOutcome.FAILED, unknown.kind, message, facts
+            )
+            summary = InstallSummary(
+                dry_run=ctx.dry_run, batch=batch, hooks=tuple(run.hooks), message=message
+            )
+            return _with_install(_with_compliance(result, before), summary)
         return await _install(run, installer, facts, baseline, before)
     except asyncio.CancelledError:
         raise
@@ -225,6 +239,9 @@ async def _install(
         return _result(
             run, after_facts, after, summary, problem="post_install hook failed", kind="hook"
         )
+    unknown = knowledge_failure(after_facts, after, ctx.scan.max_age_for(host))
+    if not problem and unknown is not None:
+        return _result(run, after_facts, after, summary, problem=unknown.message, kind=unknown.kind)
     return _result(run, after_facts, after, summary, problem=problem)
 
 

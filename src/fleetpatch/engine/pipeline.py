@@ -19,6 +19,7 @@ from fleetpatch.baseline.model import Baseline
 from fleetpatch.errors import CommandTimeout, HostError, InputError, UnsupportedPlatform
 from fleetpatch.facts import HostFacts, OsInfo
 from fleetpatch.inventory.model import Host
+from fleetpatch.knowledge import DEFAULT_MAX_METADATA_AGE, host_max_age, knowledge_failure
 from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.scan import parse_scan_output
 from fleetpatch.results import CommandRecord, HostFailure, HostOutcome, HostResult
@@ -58,10 +59,25 @@ class ScanContext:
     """host -> (boot identity, patches) left pending by an earlier ``reboot: never`` install"""
     memo: RunMemo | None = field(default_factory=RunMemo)
     """the run's interning tables (:mod:`fleetpatch.memo`); None parses every host in full"""
+    max_metadata_age: int | None = DEFAULT_MAX_METADATA_AGE
+    """seconds beyond which metadata cannot support COMPLIANT (:mod:`fleetpatch.knowledge`);
+    None = no maximum"""
+    max_metadata_age_given: bool = False
+    """the run's value was given explicitly: it wins over the hosts' inventory var"""
 
     def __post_init__(self) -> None:
         if not self.script_digest:
             object.__setattr__(self, "script_digest", digest(self.script))
+
+    def max_age_for(self, host: Host) -> int | None:
+        """The maximum metadata age for ``host`` (:func:`fleetpatch.knowledge.host_max_age`).
+
+        Raises:
+            ValueError: the host's inventory var is invalid (the CLI checks every host first).
+        """
+        return host_max_age(
+            host.facts, self.max_metadata_age, run_value_given=self.max_metadata_age_given
+        )
 
 
 @dataclass
@@ -152,10 +168,12 @@ async def scan_host(host: Host, ctx: ScanContext) -> HostResult:
                 compliance = apply_install_outcome(compliance, {}, set(pending[1]))
         except InputError as exc:
             return _failed(host, started, trace, HostOutcome.FAILED, "baseline", str(exc), facts)
+        unknown = knowledge_failure(facts, compliance, ctx.max_age_for(host))
         return HostResult(
             host=host.name,
             address=host.address,
-            outcome=HostOutcome.OK,
+            outcome=HostOutcome.OK if unknown is None else HostOutcome.FAILED,
+            failure=unknown,
             patch_group=host.patch_group,
             facts=facts,
             compliance=compliance,

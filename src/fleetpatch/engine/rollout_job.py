@@ -31,6 +31,7 @@ from fleetpatch.errors import InputError
 from fleetpatch.inventory.loader import load_inventory
 from fleetpatch.inventory.model import Host
 from fleetpatch.inventory.targets import select_hosts
+from fleetpatch.knowledge import check_max_metadata_ages, max_metadata_age_option
 from fleetpatch.results import HostResult, RunResult
 from fleetpatch.store import Store, new_run_id
 from fleetpatch.store.rollouts import FINISHED_STATES, RolloutLedger
@@ -59,6 +60,8 @@ class RolloutRequest:
     cutoff: str | None = None
     dry_run: bool = False
     accept_new_host_keys: bool = False
+    refresh: bool = False
+    max_metadata_age: str | None = None
     connect_timeout: float | None = None
     command_timeout: float | None = None
     reboot_timeout: float = 600.0
@@ -126,10 +129,15 @@ def prepare(
         window = Window(end=end, cutoff=cutoff)
     elif request.cutoff:
         raise InputError("--cutoff needs --window-end")
+    max_age, max_age_given = max_metadata_age_option(request.max_metadata_age, "max_metadata_age")
+    if not max_age_given:
+        check_max_metadata_ages(hosts)
     scan_ctx = build_scan_context(
         new_connector(inv, accept_new_host_keys=request.accept_new_host_keys),
         choose=choose,
-        refresh=False,
+        refresh=request.refresh,
+        max_metadata_age=max_age,
+        max_metadata_age_given=max_age_given,
     )
     reboot: RebootOption = request.reboot  # type: ignore[assignment]
     ictx = InstallContext(

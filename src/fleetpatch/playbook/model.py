@@ -38,6 +38,7 @@ from fleetpatch.engine.rollout import (
 )
 from fleetpatch.errors import InputError
 from fleetpatch.inventory.targets import parse_target
+from fleetpatch.knowledge import parse_max_age
 
 Operation = Literal["scan", "install"]
 RebootOption = Literal["if-needed", "never", "always"]
@@ -97,6 +98,19 @@ def _seconds(value: Any) -> float:
     if seconds <= 0:
         raise PydanticCustomError("invalid_setting", "expected a timeout greater than 0")
     return seconds
+
+
+def _max_age(value: Any) -> str:
+    """``max_metadata_age``: an age such as 7d or 36h, or off (kept as written)."""
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "invalid_setting", "expected an age such as 7d, 36h or 2w, or off (a string)"
+        )
+    try:
+        parse_max_age(value)
+    except ValueError as exc:
+        raise PydanticCustomError("invalid_setting", str(exc)) from None
+    return value
 
 
 def _command(value: Any) -> str:
@@ -233,6 +247,8 @@ class PlaybookFile(BaseModel):
     timeouts: Annotated[Timeouts, BeforeValidator(_section)] = Timeouts()
     concurrency: StrictInt = Field(default=DEFAULT_SCAN_CONCURRENCY, ge=1)
     accept_new_host_keys: StrictBool = False
+    refresh: StrictBool = False
+    max_metadata_age: Annotated[str, PlainValidator(_max_age)] | None = None
 
 
 class Playbook(PlaybookFile):

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fleetpatch.compliance import LEVEL_ORDER, NON_COMPLIANT_STATES, PatchItem
+from fleetpatch.knowledge import DEFAULT_MAX_METADATA_AGE, format_age, is_stale
 from fleetpatch.report.exit_codes import exit_code_for
 from fleetpatch.report.status import (
     HostStatus,
@@ -31,10 +32,17 @@ _STATUS_STYLE = {
 LEVEL_LEGEND = "C/H/M/L/I/U = CRITICAL/HIGH/MEDIUM/LOW/INFORMATIONAL/UNSPECIFIED"
 
 
-def render_run_table(run: RunResult, console: Console, *, verbose: bool = False) -> None:
+def render_run_table(
+    run: RunResult,
+    console: Console,
+    *,
+    verbose: bool = False,
+    max_metadata_age: int | None = DEFAULT_MAX_METADATA_AGE,
+) -> None:
     """Print the host table and the fleet summary; with ``verbose``, every non-compliant
-    patch item of every host too."""
-    console.print(_hosts_table(run))
+    patch item of every host too. A ``Metadata`` column shows the age of each host's package
+    metadata when it is older than ``max_metadata_age`` (or of unknown age), and only then."""
+    console.print(_hosts_table(run, max_metadata_age))
     failed = [host for host in run.hosts if host.failure is not None]
     if failed:
         console.print(_failures_table(failed))
@@ -46,7 +54,15 @@ def render_run_table(run: RunResult, console: Console, *, verbose: bool = False)
     console.print(_summary_table(run))
 
 
-def _hosts_table(run: RunResult) -> Table:
+def _stale_age(host: HostResult, max_age: int | None) -> str:
+    """The host's metadata age when beyond ``max_age`` ("unknown" if unknown), else ""."""
+    if host.facts is None or not is_stale(host.facts.metadata_age_seconds, max_age):
+        return ""
+    age = host.facts.metadata_age_seconds
+    return "unknown" if age is None else format_age(age)
+
+
+def _hosts_table(run: RunResult, max_age: int | None) -> Table:
     table = Table(
         title=f"{run.operation} {run.run_id}" + (" (cancelled)" if run.cancelled else ""),
         caption=(
@@ -65,8 +81,14 @@ def _hosts_table(run: RunResult) -> Table:
     table.add_column("Pending", justify="right", no_wrap=True)
     table.add_column("Reboot", no_wrap=True)
     table.add_column("Error", no_wrap=True)
-    for host in run.hosts:
-        table.add_row(*_host_cells(host))
+    ages = [_stale_age(host, max_age) for host in run.hosts]
+    if any(ages):
+        table.add_column("Metadata", no_wrap=True)
+    for host, age in zip(run.hosts, ages, strict=True):
+        cells = _host_cells(host)
+        if any(ages):
+            cells.append(Text(age, style="yellow") if age else "")
+        table.add_row(*cells)
     return table
 
 

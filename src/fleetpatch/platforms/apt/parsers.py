@@ -395,14 +395,15 @@ class AptIndex(BaseModel):
 
 def parse_apt_indexes(text: str) -> list[AptIndex]:
     """Lines ``present|missing<TAB>file<TAB>origin<TAB>label<TAB>suite<TAB>codename<TAB>
-    release<TAB>site`` (from ``apt-get indextargets``).
+    release<TAB>site`` (from ``apt-get indextargets``); ``configured`` lines are
+    :func:`parse_apt_configured`'s.
 
     Raises:
         ParseError: a line with the wrong field count or presence word.
     """
     indexes: list[AptIndex] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line:
+        if not line or line.startswith("configured\t"):
             continue
         fields = line.split("\t")
         if len(fields) != 8 or fields[0] not in ("present", "missing"):
@@ -424,6 +425,52 @@ def parse_apt_indexes(text: str) -> list[AptIndex]:
             )
         )
     return indexes
+
+
+def parse_apt_configured(text: str) -> list[tuple[str, str]]:
+    """``(site, release)`` of every ``configured<TAB>site<TAB>release`` line of the
+    ``apt.indexes`` section: each source apt is configured to use (``apt-get indextargets
+    --no-release-info``), whether its Release file was downloaded or not. Sorted, no repeats.
+
+    Raises:
+        ParseError: a ``configured`` line without exactly a site and a release.
+    """
+    found: set[tuple[str, str]] = set()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.startswith("configured\t"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3 or not fields[1]:
+            raise ParseError(
+                f"apt.indexes line {lineno}: expected 'configured<TAB>site<TAB>release', "
+                f"got {line!r}"
+            )
+        found.add((fields[1], fields[2]))
+    return sorted(found)
+
+
+_UPDATE_ERR = re.compile(r"^Err:\d+ (?P<uri>\S+) (?P<dist>\S+)(?: (?P<what>.*))?$")
+_FAILED_FETCH = re.compile(r"^[WE]: Failed to fetch (?P<url>\S+)\s*(?P<why>.*)$")
+
+
+def parse_update_failures(text: str) -> list[str]:
+    """The sources an ``apt-get update`` could not fetch, each as ``URI DIST (why)``: its
+    ``Err:N URI DIST FILE`` lines with the indented reason below them, else (older apt) its
+    ``W:``/``E: Failed to fetch URL  why`` lines. Empty when every source was fetched."""
+    failures: dict[str, str] = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        match = _UPDATE_ERR.match(line)
+        if match is None:
+            continue
+        why = lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1][:1] == " " else ""
+        failures.setdefault(f"{match['uri']} {match['dist']}", why)
+    if not failures:
+        for line in lines:
+            fetch = _FAILED_FETCH.match(line)
+            if fetch is not None:
+                failures.setdefault(fetch["url"], fetch["why"].strip())
+    return [f"{where} ({why})" if why else where for where, why in failures.items()]
 
 
 class CandidateInfo(BaseModel):

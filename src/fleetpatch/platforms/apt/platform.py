@@ -23,6 +23,15 @@ Decisions (see also the template ``apt/templates/scan.sh.j2``):
   become ``warnings``.
 * No Packages list on disk at all means apt knows no candidates: that is not "no updates",
   it is :class:`AptListsMissing`.
+* **Missing metadata** (``HostFacts.metadata_missing``, which makes the host's verdict unknown,
+  :mod:`fleetpatch.knowledge`): a configured source without a Release file (``apt-get
+  indextargets --no-release-info`` lists it, the plain ``indextargets`` does not: never
+  downloaded, lists deleted, or its ``apt-get update`` failed), a list its Release names but
+  that is not on disk, a source the scan's own refresh could not fetch, and, when a broken
+  package makes ``apt-get -s`` refuse to run (rc 100), the pending updates themselves.
+* **Metadata age**: seconds since the newest list changed (or APT::Periodic's
+  update-success stamp); 0 after the scan's own ``apt-get update`` fetched every source
+  (apt keeps an unchanged list's old mtime, so a list's age is that of its last change).
 """
 
 from __future__ import annotations
@@ -32,8 +41,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from fleetpatch.errors import HostError
+from fleetpatch.errors import HostError, ParseError
 from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage, OsInfo
+from fleetpatch.knowledge import package_problem
 from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.apt.parsers import (
     AptSimulation,
@@ -43,17 +53,21 @@ from fleetpatch.platforms.apt.parsers import (
     dpkg_row,
     is_installed,
     parse_apt_candidates,
+    parse_apt_configured,
     parse_apt_indexes,
     parse_apt_simulate,
     parse_lists_age,
     parse_reboot,
     parse_security_versions,
+    parse_update_failures,
 )
-from fleetpatch.platforms.framing import Frames
+from fleetpatch.platforms.framing import Frames, Section
 from fleetpatch.platforms.versions import compare_dpkg
 
 OK = frozenset({0})
 REFRESH_RC = frozenset({0, 100})
+SIMULATE_RC = frozenset({0, 100})  # 100 is accepted only when a broken package explains it
+_NO_SIMULATION = "0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded."
 
 
 class AptListsMissing(HostError):
@@ -83,15 +97,27 @@ def parse_apt_scan(
         AptListsMissing: no Packages list is present on the host.
     """
     warnings: list[str] = []
+    missing: list[str] = []
+    refreshed = False
     refresh = frames.get("apt.refresh")
     if refresh is not None:
         frames.require("apt.refresh", allowed_rc=REFRESH_RC)
         warnings.extend(
             f"apt-get update: {line}" for line in refresh.lines if line.startswith(("W:", "E:"))
         )
+        failed = parse_update_failures(refresh.body)
+        missing.extend(
+            f"apt source {f}: the scan's apt-get update could not fetch it" for f in failed
+        )
+        refreshed = refresh.rc == 0 and not failed
     installed_text = frames.require("apt.installed", allowed_rc=OK).body
-    indexes = parse_apt_indexes(frames.require("apt.indexes", allowed_rc=OK).body)
-    simulate_text = frames.require("apt.simulate", allowed_rc=OK).body
+    indexes_text = frames.require("apt.indexes", allowed_rc=OK).body
+    indexes = parse_apt_indexes(indexes_text)
+    simulate = frames.require("apt.simulate", allowed_rc=SIMULATE_RC)
+    simulate_text = simulate.body
+    if simulate.rc != 0:
+        missing.append(_simulation_refused(simulate, installed_text))
+        simulate_text = _NO_SIMULATION
     candidates_text = frames.require("apt.candidates", allowed_rc=OK).body
     security_text = frames.require("apt.security_versions", allowed_rc=OK).body
     memo = memo if memo is not None else RunMemo()
@@ -111,9 +137,20 @@ def parse_apt_scan(
             "apt has no downloaded Packages list (never updated, or the lists were deleted): "
             "available updates are unknown; scan with refresh"
         )
-    missing = [index.file for index in indexes if not index.present]
-    if missing:
-        warnings.append(f"apt Packages lists not downloaded yet: {', '.join(missing)}")
+    known = {(index.site, index.release) for index in indexes}
+    for site, release in parse_apt_configured(indexes_text):
+        if (site, release) not in known and not any(
+            m.startswith(f"apt source {site} {release} ") for m in missing
+        ):
+            missing.append(
+                f"apt source {site} {release} (no Release file: never downloaded, deleted, or "
+                "its last apt-get update failed)"
+            )
+    missing.extend(
+        f"apt list {index.file} (named by its Release file, not on disk)"
+        for index in indexes
+        if not index.present
+    )
     if not any(index.security for index in indexes):
         warnings.append("no security source configured in apt: no update can be security")
 
@@ -126,12 +163,38 @@ def parse_apt_scan(
             "os": os,
             "reboot_required": reboot_required,
             "reboot_required_packages": reboot_packages,
-            "metadata_age_seconds": lists.age_seconds,
+            "metadata_age_seconds": 0 if refreshed else lists.age_seconds,
+            "metadata_missing": missing,
             "warnings": warnings,
         }
     )
     # the interned tuples themselves (validated when made), so later stages can recognise them
     return facts.model_copy(update={"installed": packages.installed, "updates": packages.updates})
+
+
+def _simulation_refused(simulate: Section, installed_text: str) -> str:
+    """What ``apt-get -s`` failing means: pending updates are unknown because of the broken
+    packages it names (rc 100 with broken packages installed).
+
+    Raises:
+        ParseError: no installed package is broken: the failure is unexplained.
+    """
+    broken = []
+    for lineno, line in enumerate(installed_text.split("\n"), start=1):
+        if line:
+            row = dpkg_row(line, lineno)
+            if is_installed(row["status"]) and package_problem(row["name"], row["status"]):
+                broken.append(f"{row['name']} ({row['status']})")
+    errors = [line for line in simulate.lines if line.startswith("E: ")]
+    if not broken:
+        raise ParseError(
+            f"section 'apt.simulate' exited {simulate.rc}, expected 0; last output: "
+            f"{' | '.join(errors or simulate.lines[-3:]) or '(none)'}"
+        )
+    return (
+        "pending updates: apt-get -s dist-upgrade refused to run because of the broken "
+        f"packages {', '.join(broken)} (apt said: {' | '.join(errors) or 'nothing'})"
+    )
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ from fleetpatch.platforms.rpm.parsers import (
     parse_rpm_kernels,
     split_stderr,
 )
+from fleetpatch.platforms.rpm.repostate import parse_dnf_repos
 
 OK = frozenset({0})
 CHECK_UPDATE_RC = frozenset({0, 100})  # 1 = error, 200 = another dnf/yum holds the lock
@@ -130,6 +131,9 @@ def parse_dnf_scan(
     restart_section = frames.require("dnf.needs_restarting", allowed_rc=NEEDS_RESTARTING_RC)
     needs = parse_needs_restarting(restart_section.body, restart_section.rc)
     metadata = parse_repomd(frames.require("dnf.repomd", allowed_rc=OK).body, "dnf.repomd")
+    missing: list[str] = []
+    if frames.get("dnf.repos") is not None:  # dnf only (yum: not read)
+        missing = parse_dnf_repos(frames.require("dnf.repos", allowed_rc=OK).body).missing()
 
     if not metadata.repos and not candidates.rows:
         raise DnfMetadataMissing(
@@ -163,6 +167,7 @@ def parse_dnf_scan(
         reboot_required=reboot_required,
         reboot_required_packages=reboot_packages,
         metadata_age_seconds=metadata.age_seconds(),
+        metadata_missing=tuple(missing),
         warnings=tuple(dict.fromkeys(warnings)),
     )
 

@@ -33,6 +33,7 @@ from fleetpatch.platforms.rpm.parsers import (
     parse_rpm_kernels,
     split_stderr,
 )
+from fleetpatch.platforms.rpm.repostate import parse_zypper_solv
 from fleetpatch.platforms.zypper.parsers import (
     PackageUpdate,
     Patch,
@@ -49,7 +50,7 @@ OK = frozenset({0})
 # 103 restart needed (update stack), 106 some repositories skipped, 107 rpm scriptlet failed.
 LIST_RC = frozenset({0, 100, 101, 102, 103, 106, 107})
 REPOS_RC = frozenset({0, 6})  # 6 = ZYPPER_EXIT_NO_REPOS
-INFO_RC = frozenset({0, 104})  # 104 = a name was not found
+INFO_RC = frozenset({0, 104, 106})  # 104 = a name was not found, 106 = repositories skipped
 REBOOT_RC = frozenset({0, 102})
 REFRESH_RC = frozenset({0, 106})
 
@@ -119,6 +120,15 @@ def parse_zypper_scan(
     reboot_section = frames.require("zypper.needs_rebooting", allowed_rc=REBOOT_RC)
     flag = parse_needs_rebooting(reboot_section.body, reboot_section.rc)
     metadata = parse_repomd(frames.require("zypper.repomd", allowed_rc=OK).body, "zypper.repomd")
+    missing: list[str] = []
+    if frames.get("zypper.solv") is not None:
+        caches = parse_zypper_solv(frames.require("zypper.solv", allowed_rc=OK).body)
+        missing = [
+            f"zypper repository {r.alias!r} ({r.url or r.name}): no metadata cache (zypper "
+            "could not read or fetch it and skipped it)"
+            for r in repos
+            if r.enabled and r.alias not in caches
+        ]
 
     for section, rc in (("list-updates", updates_section.rc), ("list-patches", patches_section.rc)):
         if rc == 106:
@@ -148,6 +158,7 @@ def parse_zypper_scan(
         reboot_required=flag or bool(kernels.pending),
         reboot_required_packages=tuple(packages),
         metadata_age_seconds=metadata.age_seconds(),
+        metadata_missing=tuple(missing),
         warnings=tuple(dict.fromkeys(warnings)),
     )
 
