@@ -82,6 +82,11 @@ class InstallSummary(BaseModel):
     reboot_seconds: float | None = None
     hooks: tuple[HookRecord, ...] = ()
     message: str = ""
+    notes: tuple[str, ...] = Field(
+        default=(),
+        description="what happened besides the verdicts: an interrupted dpkg repaired before "
+        "the install, an install attached to after a lost connection",
+    )
 
 
 class HostResult(BaseModel):

@@ -20,6 +20,8 @@ class InstallOutcome:
     failed: dict[str, str] = field(default_factory=dict)
     reboot_required: bool = False
     error: str = ""
+    notes: tuple[str, ...] = ()
+    """what the user should know although nothing failed (an interrupted dpkg repaired first)"""
 
 
 class FamilyInstaller(Protocol):

@@ -813,6 +813,7 @@ class AptInstaller:
             failed=failed,
             reboot_required=outcome.reboot_required,
             error="; ".join(outcome.errors),
+            notes=outcome.warnings,
         )
 
 
