@@ -174,7 +174,7 @@ def run(
             from fleetpatch.engine.rollout_job import load_for_resume
 
             db = open_store(store)
-            prepared, finished = load_for_resume(db, resume)
+            prepared, finished, in_flight = load_for_resume(db, resume)
             _go(
                 prepared,
                 db,
@@ -182,6 +182,7 @@ def run(
                 quiet=quiet,
                 resume=resume,
                 finished=finished,
+                in_flight=in_flight,
             )
             return
         if playbook is None:
@@ -259,6 +260,7 @@ def _go(
     quiet: bool,
     resume: str | None = None,
     finished: dict[str, bool] | None = None,
+    in_flight: set[str] | None = None,
 ) -> None:
     from fleetpatch.engine.progress import RunProgress
     from fleetpatch.engine.rollout_job import execute
@@ -275,7 +277,15 @@ def _go(
                 progress.host_done(result)
 
         try:
-            job = execute(prepared, db, on_result=on_result, resume_run=resume, finished=finished)
+            job = execute(
+                prepared,
+                db,
+                on_result=on_result,
+                resume_run=resume,
+                finished=finished,
+                in_flight=in_flight,
+                on_note=progress.host_note,
+            )
         finally:
             db.close()  # the process ends without tearing the interpreter down (cli.main)
     _print(job, prepared, output_format=output_format)
