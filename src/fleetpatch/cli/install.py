@@ -87,6 +87,24 @@ def install(
     cutoff: Annotated[
         str | None, typer.Option("--cutoff", help="No new start this long before the end.")
     ] = None,
+    lock_timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--lock-timeout",
+            min=0,
+            help="Seconds the package manager waits for a lock another process holds "
+            "(default: apt 300, dnf 60, zypper 70); then the host fails as locked.",
+        ),
+    ] = None,
+    reconnect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--reconnect-timeout",
+            min=0,
+            help="Seconds to try reaching a host again after its connection dropped "
+            "mid-install; the install goes on on the host meanwhile.",
+        ),
+    ] = 300.0,
     dry_run: DryRunOpt = False,
     accept_new_host_keys: Annotated[
         bool, typer.Option("--accept-new-host-keys", help="Record first-seen host keys.")
@@ -108,6 +126,8 @@ def install(
       fleetpatch install -i prod.yaml --batch 1 --batch 10% --batch 100% --max-errors 2 --canary
 
       fleetpatch install -i lab.yaml --reboot never --pre-install "systemctl stop app"
+
+      fleetpatch install -i prod.yaml --lock-timeout 600 --reconnect-timeout 900
     """
     from fleetpatch.engine.rollout_job import RolloutRequest, prepare
     from fleetpatch.store import open_store
@@ -132,6 +152,8 @@ def install(
         cutoff=cutoff,
         dry_run=dry_run,
         accept_new_host_keys=accept_new_host_keys,
+        lock_timeout=lock_timeout,
+        reconnect_timeout=reconnect_timeout,
         workdir=str(Path.cwd()),
     )
     with input_errors():

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from fleetpatch.errors import InputError
 from fleetpatch.inventory.loader import load_inventory
 from fleetpatch.inventory.model import Host
 from fleetpatch.inventory.targets import select_hosts
+from fleetpatch.platforms.installers import installer_for
 from fleetpatch.results import HostResult, RunResult
 from fleetpatch.store import Store, new_run_id
 from fleetpatch.store.rollouts import FINISHED_STATES, RUNNING, RolloutLedger
@@ -63,6 +65,8 @@ class RolloutRequest:
     command_timeout: float | None = None
     reboot_timeout: float = 600.0
     health_check_timeout: float = 300.0
+    lock_timeout: int | None = None
+    reconnect_timeout: float = 300.0
     workdir: str | None = None
     playbook: str | None = None
 
@@ -139,6 +143,8 @@ def prepare(
         hooks=Hooks(request.pre_install, request.post_install, request.on_exit),
         install_override=override,
         reboot_timeout=request.reboot_timeout,
+        reconnect_timeout=request.reconnect_timeout,
+        installers=partial(installer_for, lock_timeout=request.lock_timeout),
     )
     spec = RolloutSpec(
         max_concurrency=parse_rate(request.max_concurrency, "max_concurrency"),
