@@ -168,8 +168,8 @@ def test_host_killed_mid_install_is_connection_lost_then_repaired_by_the_next_ru
         env=env_for(store),
         timeout=240,
     )
-    assert proc.returncode == 0, proc.stderr
     entry = json.loads(proc.stdout)["hosts"][0]
+    assert proc.returncode == 0, (entry.get("failure"), entry.get("install"))
     assert entry["outcome"] == "ok" and entry["status"] == "COMPLIANT", entry
     notes = " | ".join(entry["install"]["notes"])
     assert "dpkg was interrupted before this run" in notes

@@ -21,7 +21,12 @@ from fleetpatch.baseline.model import Baseline
 from fleetpatch.baseline.override import InstallOverrideList
 from fleetpatch.compliance import HostCompliance, PatchState
 from fleetpatch.engine.detached import JobHost
-from fleetpatch.engine.install_job import fallback_job_key, run_install_job
+from fleetpatch.engine.install_job import (
+    fallback_job_key,
+    interrupted_packages,
+    repair_interrupted,
+    run_install_job,
+)
 from fleetpatch.engine.pipeline import (
     ScanContext,
     _failed,
@@ -103,6 +108,7 @@ class _HostRun:
     fallback_id: str = field(default_factory=fallback_job_key)
     locked: str = ""
     """why the install gave up waiting for the package manager's lock, if it did"""
+    notes: list[str] = field(default_factory=list)
 
 
 def selection(compliance: HostCompliance) -> tuple[PlannedPackage, ...]:
@@ -153,6 +159,14 @@ async def install_host(
             found = await run_install_job(run, installer, (), attach_only=True)
             if found is not None:
                 return await _after_install(run, facts, baseline, before, *found)
+        if not ctx.dry_run and interrupted_packages(facts):
+            # an earlier install was cut short: repair first (dpkg --configure -a), then
+            # judge the host again from what it says now
+            run.notes.extend(await repair_interrupted(run, installer))
+            facts = await collect_facts(host, ctx.scan, run.trace, run.session)
+            before = evaluate_baseline(
+                facts, baseline, now=ctx.scan.now(), install_override=ctx.install_override
+            )
         return await _install(run, installer, facts, baseline, before)
     except asyncio.CancelledError:
         raise
@@ -171,7 +185,10 @@ async def install_host(
             failure = failed.failure.model_copy(update={"step": step})
             failed = failed.model_copy(update={"failure": failure})
         return _with_install(
-            failed, InstallSummary(batch=batch, hooks=tuple(run.hooks), message=str(exc))
+            failed,
+            InstallSummary(
+                batch=batch, hooks=tuple(run.hooks), message=str(exc), notes=tuple(run.notes)
+            ),
         )
     finally:
         if run.session is not None:
@@ -205,7 +222,10 @@ async def _install(
     if not wanted and not reboot_wanted:
         await _on_exit(run)
         summary = InstallSummary(
-            batch=run.batch, hooks=tuple(run.hooks), message="nothing to install"
+            batch=run.batch,
+            hooks=tuple(run.hooks),
+            message="nothing to install",
+            notes=tuple(run.notes),
         )
         return _result(run, facts, before, summary)
 
@@ -271,7 +291,7 @@ async def _after_install(
         reboot_seconds=reboot_seconds,
         hooks=tuple(run.hooks),
         message=outcome.error,
-        notes=outcome.notes,
+        notes=(*run.notes, *outcome.notes),
     )
     problem = outcome.error or "; ".join(f"{n}: {m}" for n, m in outcome.failed.items())
     if problem and run.locked:

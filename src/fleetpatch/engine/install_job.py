@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from fleetpatch.engine.detached import JobHost, JobReport, JobSpec, follow_job, job_id
 from fleetpatch.engine.pipeline import digest
 from fleetpatch.errors import CommandTimeout, ConnectionLost, HostError, ParseError
+from fleetpatch.facts import HostFacts
 from fleetpatch.platforms.framing import last_step
 from fleetpatch.platforms.installers import FamilyInstaller, InstallOutcome
 from fleetpatch.platforms.locks import lock_timed_out, lock_wait
@@ -96,13 +97,53 @@ async def run_install_job(
         CommandTimeout: the job ran past the command timeout (it goes on on the host).
         HostError: anything else (sudo, parse, the job could not start).
     """
-    jobs: JobHost = run.ctx.jobs
-    host = run.host
     spec = JobSpec(
         id=install_job_id(run),
         script="" if attach_only else installer.render(packages, dry_run=False),
         meta=json.dumps([p.model_dump(mode="json") for p in packages]),
     )
+    report = await _follow(run, spec, attach_only=attach_only)
+    if report.state == "absent":
+        if attach_only:
+            return None
+        raise ParseError(f"job {spec.id}: the host reports no such job after starting it")
+    await _cleanup(run, spec.id)
+    if report.state == "lost":
+        step = last_step(report.text) or "install"
+        raise ConnectionLost(
+            f"the install stopped on the host without finishing (the host was killed or "
+            f"rebooted) in step {step}; {PARTLY}. The next install repairs an interrupted "
+            f"package manager (dpkg --configure -a) before it installs",
+            stdout=report.text,
+            step=step,
+        )
+    wanted = _packages(report, packages)
+    outcome = installer.parse(report.text, wanted, dry_run=False)
+    if run.locked == "" and lock_timed_out(report.text):
+        run.locked = lock_timed_out(report.text) or ""
+    if report.origin == "existing" or report.reconnects:
+        how = "attached to the install already running on the host"
+        if report.reconnects:
+            how = f"reconnected {report.reconnects} time(s) and attached to the install"
+        outcome = InstallOutcome(
+            planned=outcome.planned,
+            installed=outcome.installed,
+            failed=outcome.failed,
+            reboot_required=outcome.reboot_required,
+            error=outcome.error,
+            notes=(*outcome.notes, how),
+        )
+    return wanted, outcome
+
+
+async def _follow(run: _HostRun, spec: JobSpec, *, attach_only: bool) -> JobReport:
+    """Follow one job of this host run to its end, through reconnects.
+
+    Raises:
+        ConnectionLost, CommandTimeout, HostError: see :func:`run_install_job`.
+    """
+    jobs: JobHost = run.ctx.jobs
+    host = run.host
     watch = LockWatch(host.name, run.ctx.notify)
 
     async def run_script(script: str, operation: str, on_output: Callable[[str], None]) -> None:
@@ -148,37 +189,44 @@ async def run_install_job(
             stdout=exc.stdout,
             stderr=exc.stderr,
         ) from None
-    if report.state == "absent":
-        if attach_only:
-            return None
-        raise ParseError(f"job {spec.id}: the host reports no such job after starting it")
+    return report
+
+
+def interrupted_packages(facts: HostFacts) -> list[str]:
+    """Packages dpkg left not fully installed (unpacked, half-configured, reinst-required...):
+    an install interrupted before this run."""
+    return [
+        p.name
+        for p in facts.installed
+        if len(p.status) >= 2 and (p.status[1] not in "inc" or p.status[2:3].strip())
+    ]
+
+
+async def repair_interrupted(run: _HostRun, installer: FamilyInstaller) -> tuple[str, ...]:
+    """Repair the package manager an earlier install left interrupted, as a detached job
+    (``dpkg --configure -a`` must not die with the connection either); the notes say what
+    was done. Families without a repair step return ().
+
+    Raises:
+        HostError: as :func:`run_install_job`.
+    """
+    render_repair = getattr(installer, "repair_script", None)
+    parse_repair = getattr(installer, "parse_repair", None)
+    if render_repair is None or parse_repair is None:
+        return ()
+    run_id = run.ctx.run_id or run.fallback_id
+    spec = JobSpec(id=job_id(run_id, f"{run.host.name}#repair"), script=render_repair())
+    report = await _follow(run, spec, attach_only=False)
     await _cleanup(run, spec.id)
-    if report.state == "lost":
-        step = last_step(report.text) or "install"
+    if report.state != "finished":
+        step = last_step(report.text) or "repair"
         raise ConnectionLost(
-            f"the install stopped on the host without finishing (the host was killed or "
-            f"rebooted) in step {step}; {PARTLY}. The next install repairs an interrupted "
-            f"package manager (dpkg --configure -a) before it installs",
+            f"the repair of an interrupted install stopped on the host in step {step}; {PARTLY}",
             stdout=report.text,
             step=step,
         )
-    wanted = _packages(report, packages)
-    outcome = installer.parse(report.text, wanted, dry_run=False)
-    if run.locked == "" and lock_timed_out(report.text):
-        run.locked = lock_timed_out(report.text) or ""
-    if report.origin == "existing" or report.reconnects:
-        how = "attached to the install already running on the host"
-        if report.reconnects:
-            how = f"reconnected {report.reconnects} time(s) and attached to the install"
-        outcome = InstallOutcome(
-            planned=outcome.planned,
-            installed=outcome.installed,
-            failed=outcome.failed,
-            reboot_required=outcome.reboot_required,
-            error=outcome.error,
-            notes=(*outcome.notes, how),
-        )
-    return wanted, outcome
+    notes: tuple[str, ...] = parse_repair(report.text)
+    return notes
 
 
 def _packages(report: JobReport, fallback: Sequence[PlannedPackage]) -> tuple[PlannedPackage, ...]:

@@ -64,7 +64,9 @@ class ReportSummary(_Model):
 
 class ReportFailure(_Model):
     kind: str = Field(
-        description="unreachable, auth, host_key, timeout, sudo, unsupported, parse, command"
+        description="unreachable, auth, host_key, timeout, sudo, unsupported, parse, command; "
+        "installs: connection_lost (may be partly upgraded; step = where), locked (a lease "
+        "or the package manager's lock), cancelled (Ctrl-C in flight), install, hook, reboot"
     )
     message: str
     step: str = Field(description="the step that failed, when known")

@@ -221,3 +221,22 @@ async def test_driver_gives_up_after_the_reconnect_timeout(jobs: PosixJobs) -> N
             backoff=(0.05, 0.05),
         )
     assert info.value.stdout == "@@FP@@ BEGIN apt.install\n"
+
+
+def test_apt_repair_script_is_valid_sh_and_its_note_says_what_was_done() -> None:
+    from fleetpatch.platforms.apt.install import apt_repair_script, parse_apt_repair
+
+    script = apt_repair_script(lock_timeout=5)
+    assert subprocess.run(["sh", "-n"], input=script, text=True).returncode == 0
+    assert (
+        "fp_section apt.dpkg_recover" in script
+        and "apt-get -q -y" not in script.split("fp_section apt.dpkg_recover")[1].split("exit 0")[0]
+    )
+    transcript = (
+        "@@FP@@ BEGIN apt.dpkg_recover\naudit\tThe following packages are only half configured\n"
+        "state\tinterrupted\naction\tconfigure\nrc\t0\n\n@@FP@@ END apt.dpkg_recover 0\n"
+        "@@FP@@ EXIT done 0\n"
+    )
+    assert parse_apt_repair(transcript) == (
+        "dpkg was interrupted before this run; dpkg --configure -a succeeded",
+    )
