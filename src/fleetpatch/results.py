@@ -22,7 +22,9 @@ class HostOutcome(StrEnum):
 FAILURE_KINDS: dict[str, str] = {
     "error": "a host problem of no more precise kind",
     "unreachable": "the host could not be reached (DNS, refused, no route, connect timeout)",
-    "connection_lost": "an open connection dropped while a command ran",
+    "connection_lost": "an open connection dropped while a command ran (installs: and the host "
+    "could not be reached again, or the install stopped on the host unfinished; the host may be "
+    "partly upgraded; step says where)",
     "auth": "the host refused every authentication method offered",
     "host_key": "the host key is unknown or has changed",
     "timeout": "a remote command ran past its timeout",
@@ -39,9 +41,11 @@ FAILURE_KINDS: dict[str, str] = {
     "install": "the install left requested patches failed",
     "hook": "an install hook failed",
     "reboot": "the host did not come back from a reboot in time",
-    "locked": "another run holds the host's install lease: not touched",
+    "locked": "another run holds the host's install lease (not touched), or the package "
+    "manager's lock was still held at --lock-timeout",
     "skipped": "a rollout stopped before this host started",
-    "cancelled": "the run was cancelled before this host finished",
+    "cancelled": "the run was cancelled before this host finished (an install in flight goes on "
+    "on the host; resume attaches to it)",
 }
 """Every ``HostFailure.kind`` fleetpatch can produce, with its meaning: the one registry the
 report's JSON Schema (``fleetpatch schema report``) takes its enum from, and that
@@ -112,6 +116,11 @@ class InstallSummary(BaseModel):
     reboot_seconds: float | None = None
     hooks: tuple[HookRecord, ...] = ()
     message: str = ""
+    notes: tuple[str, ...] = Field(
+        default=(),
+        description="what happened besides the verdicts: an interrupted dpkg repaired before "
+        "the install, an install attached to after a lost connection",
+    )
 
 
 class HostResult(BaseModel):

@@ -173,3 +173,88 @@ def build_deb(
         f"> {root}/DEBIAN/control && {scripts}dpkg-deb --build {root} {root}.deb >/dev/null",
     )
     return f"{root}.deb"
+# ---------------------------------------------------------------------------------------------
+# Installs under faults (docs/reliability.md, "Installs that survive faults")
+
+
+def slow_dpkg_unpack(host: LabHost, seconds: int, marker: str = "/tmp/fp-unpacked") -> None:
+    """Make every ``dpkg --unpack`` run of an install pause ``seconds`` after unpacking (a
+    dpkg post-invoke hook), touching ``marker`` first: a test acts while apt-get and dpkg are
+    mid-install, with packages unpacked and not yet configured."""
+    must(
+        host,
+        "cat > /usr/local/sbin/fp-slow-unpack <<'EOF'\n"
+        "#!/bin/sh\n"
+        f'[ "$DPKG_HOOK_ACTION" = unpack ] || exit 0\ntouch {marker}\nsleep {int(seconds)}\n'
+        "EOF\n"
+        "chmod 755 /usr/local/sbin/fp-slow-unpack\n"
+        "echo post-invoke=/usr/local/sbin/fp-slow-unpack > /etc/dpkg/dpkg.cfg.d/fp-slow-unpack",
+    )
+
+
+def hold_apt_lock(host: LabHost, seconds: int, marker: str = "/tmp/fp-lock-held") -> None:
+    """Another apt-get takes the apt/dpkg locks and keeps them ``seconds`` (its
+    ``DPkg::Pre-Invoke`` sleeps while it holds them); returns once it holds them."""
+    fleet.docker_client().containers.get(host.container).exec_run(
+        [
+            "sh",
+            "-c",
+            f"apt-get -q -y -o 'DPkg::Pre-Invoke::=touch {marker}; sleep {int(seconds)}' "
+            "install --reinstall fp-gamma > /tmp/fp-lock-holder.log 2>&1",
+        ],
+        detach=True,
+    )
+    wait_for(host, f"test -e {marker}", timeout=30)
+
+
+def hold_rpmdb_lock(host: LabHost) -> str:
+    """A process holds dnf's rpmdb lock (its pid in dnf's lock file, as a running dnf does);
+    returns that pid. :func:`release_rpmdb_lock` ends it."""
+    return must(
+        host,
+        "setsid sleep 600 </dev/null >/dev/null 2>&1 & pid=$!; "
+        "mkdir -p /var/lib/dnf; printf %s $pid > /var/lib/dnf/rpmdb_lock.pid; echo $pid",
+    ).strip()
+
+
+def release_rpmdb_lock(host: LabHost, pid: str) -> None:
+    must(host, f"kill {int(pid)}; rm -f /var/lib/dnf/rpmdb_lock.pid")
+
+
+def jobs_left(host: LabHost) -> list[str]:
+    """The install jobs left on the host (/var/lib/fleetpatch/jobs)."""
+    _, out = sh(host, "ls -A /var/lib/fleetpatch/jobs 2>/dev/null || true")
+    return [line for line in out.split() if line]
+
+
+def start_with_tmpfs(
+    image: str, prefix: str, tmpfs: dict[str, str], *, timeout: float = 60.0
+) -> LabHost:
+    """A fresh lab host with small tmpfs mounts (``{path: "size=1m"}``): a full disk where
+    the test wants one. Remove it with ``fleet.stop_fleet([host])``."""
+    client = fleet.docker_client()
+    name = f"{prefix}-1"
+    container = f"{fleet.CONTAINER_NAME_PREFIX}{name}"
+    with contextlib.suppress(Exception):
+        client.containers.get(container).remove(force=True)
+    port = fleet._free_port()
+    made = client.containers.run(
+        image,
+        detach=True,
+        name=container,
+        hostname=name,
+        labels={fleet.LABEL_LAB: "1", fleet.LABEL_PREFIX: prefix, fleet.LABEL_HOST: name},
+        environment={"FP_AUTHORIZED_KEY": fleet.public_key()},
+        ports={"22/tcp": ("127.0.0.1", port)},
+        tmpfs=tmpfs,
+    )
+    fleet._wait_banner(port, time.monotonic() + timeout, container)
+    return LabHost(
+        name=name,
+        container=container,
+        address="127.0.0.1",
+        port=port,
+        host_key_lines=fleet.read_host_keys(container, port),
+        image=image,
+        container_id=str(made.id),
+    )

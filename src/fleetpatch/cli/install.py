@@ -88,6 +88,24 @@ def install(
     cutoff: Annotated[
         str | None, typer.Option("--cutoff", help="No new start this long before the end.")
     ] = None,
+    lock_timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--lock-timeout",
+            min=0,
+            help="Seconds the package manager waits for a lock another process holds "
+            "(default: apt 300, dnf 60, zypper 70); then the host fails as locked.",
+        ),
+    ] = None,
+    reconnect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--reconnect-timeout",
+            min=0,
+            help="Seconds to try reaching a host again after its connection dropped "
+            "mid-install; the install goes on on the host meanwhile.",
+        ),
+    ] = 300.0,
     dry_run: DryRunOpt = False,
     accept_new_host_keys: Annotated[
         bool, typer.Option("--accept-new-host-keys", help="Record first-seen host keys.")
@@ -127,6 +145,8 @@ def install(
       fleetpatch install -i prod.yaml --dry-run --format json -o plan.json
 
       fleetpatch install -i prod.yaml --refresh --max-metadata-age 1d
+
+      fleetpatch install -i prod.yaml --lock-timeout 600 --reconnect-timeout 900
     """
     from fleetpatch.engine.rollout_job import RolloutRequest, prepare
     from fleetpatch.store import open_store
@@ -153,6 +173,8 @@ def install(
         accept_new_host_keys=accept_new_host_keys,
         refresh=refresh,
         max_metadata_age=max_metadata_age,
+        lock_timeout=lock_timeout,
+        reconnect_timeout=reconnect_timeout,
         workdir=str(Path.cwd()),
     )
     with input_errors():
@@ -198,7 +220,7 @@ def run(
             from fleetpatch.engine.rollout_job import load_for_resume
 
             db = open_store(store)
-            prepared, finished = load_for_resume(db, resume)
+            prepared, finished, in_flight = load_for_resume(db, resume)
             _go(
                 prepared,
                 db,
@@ -207,6 +229,7 @@ def run(
                 output=output,
                 resume=resume,
                 finished=finished,
+                in_flight=in_flight,
             )
             return
         if playbook is None:
@@ -290,6 +313,7 @@ def _go(
     output: Path | None = None,
     resume: str | None = None,
     finished: dict[str, bool] | None = None,
+    in_flight: set[str] | None = None,
 ) -> None:
     from fleetpatch.engine.progress import RunProgress
     from fleetpatch.engine.rollout_job import execute
@@ -306,7 +330,15 @@ def _go(
                 progress.host_done(result)
 
         try:
-            job = execute(prepared, db, on_result=on_result, resume_run=resume, finished=finished)
+            job = execute(
+                prepared,
+                db,
+                on_result=on_result,
+                resume_run=resume,
+                finished=finished,
+                in_flight=in_flight,
+                on_note=progress.host_note,
+            )
         finally:
             db.close()  # the process ends without tearing the interpreter down (cli.main)
     _print(job, prepared, output_format=output_format, output=output)

@@ -12,7 +12,7 @@ from typing import NoReturn
 import typer
 
 from fleetpatch import __version__
-from fleetpatch.cli import baseline, inventory, schema
+from fleetpatch.cli import baseline, inventory, lease, schema
 from fleetpatch.cli.install import install, run
 from fleetpatch.cli.report import report
 from fleetpatch.cli.scan import scan
@@ -22,6 +22,7 @@ _GROUPS: dict[str, typer.Typer] = {
     "inventory": inventory.app,
     "baseline": baseline.app,
     "schema": schema.app,
+    "lease": lease.app,
 }
 _COMMANDS: dict[str, Callable[..., None]] = {
     "scan": scan,

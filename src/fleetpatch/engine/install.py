@@ -20,6 +20,13 @@ from fleetpatch.baseline.evaluate import apply_install_outcome, evaluate_baselin
 from fleetpatch.baseline.model import Baseline
 from fleetpatch.baseline.override import InstallOverrideList
 from fleetpatch.compliance import HostCompliance, PatchState
+from fleetpatch.engine.detached import JobHost
+from fleetpatch.engine.install_job import (
+    fallback_job_key,
+    interrupted_packages,
+    repair_interrupted,
+    run_install_job,
+)
 from fleetpatch.engine.pipeline import (
     ScanContext,
     _failed,
@@ -54,6 +61,12 @@ from fleetpatch.transport.base import Session
 RebootOption = Literal["if-needed", "never", "always"]
 
 
+def _posix_jobs() -> JobHost:
+    from fleetpatch.platforms.jobs import PosixJobs
+
+    return PosixJobs()
+
+
 @dataclass(frozen=True)
 class Hooks:
     """Commands run on the host (``sh -c``) at SSM's hook points."""
@@ -73,6 +86,15 @@ class InstallContext:
     reboot_timeout: float = 600.0
     reboot_poll: float = 2.0
     installers: Callable[[str], FamilyInstaller | None] = installer_for
+    run_id: str = ""
+    """the run the installs belong to: a host's install job id derives from it, so a later
+    attempt of the same run attaches to the job instead of installing again"""
+    jobs: JobHost = field(default_factory=_posix_jobs)
+    reconnect_timeout: float = 300.0
+    """how long to try reaching a host again after its connection dropped mid-install"""
+    notify: Callable[[str, str], None] | None = None
+    """progress notes, ``notify(host, text)``: what a host waits for (its package manager's
+    lock)"""
 
 
 @dataclass
@@ -84,6 +106,10 @@ class _HostRun:
     hooks: list[HookRecord] = field(default_factory=list)
     started: datetime = field(default_factory=utcnow)
     session: Session | None = None
+    fallback_id: str = field(default_factory=fallback_job_key)
+    locked: str = ""
+    """why the install gave up waiting for the package manager's lock, if it did"""
+    notes: list[str] = field(default_factory=list)
 
 
 def selection(compliance: HostCompliance) -> tuple[PlannedPackage, ...]:
@@ -102,8 +128,15 @@ def selection(compliance: HostCompliance) -> tuple[PlannedPackage, ...]:
     )
 
 
-async def install_host(host: Host, ctx: InstallContext, *, batch: int | None = None) -> HostResult:
-    """Install the approved missing patches on one host. Never raises except on cancel."""
+async def install_host(
+    host: Host, ctx: InstallContext, *, batch: int | None = None, attach: bool = False
+) -> HostResult:
+    """Install the approved missing patches on one host. Never raises except on cancel.
+
+    ``attach``: an earlier attempt of this run may have started the install (a resume, a
+    retried worker): look for its job first and, when there is one, follow it to its end
+    instead of selecting and installing again (the hooks before the install do not run again).
+    """
     run = _HostRun(host, ctx, batch)
     facts: HostFacts | None = None
     try:
@@ -123,6 +156,18 @@ async def install_host(host: Host, ctx: InstallContext, *, batch: int | None = N
             raise UnsupportedPlatform(
                 f"installing on {facts.os.family} hosts ({facts.os.product}) is not supported yet"
             )
+        if attach and not ctx.dry_run:
+            found = await run_install_job(run, installer, (), attach_only=True)
+            if found is not None:
+                return await _after_install(run, facts, baseline, before, *found)
+        if not ctx.dry_run and interrupted_packages(facts):
+            # an earlier install was cut short: repair first (dpkg --configure -a), then
+            # judge the host again from what it says now
+            run.notes.extend(await repair_interrupted(run, installer))
+            facts = await collect_facts(host, ctx.scan, run.trace, run.session)
+            before = evaluate_baseline(
+                facts, baseline, now=ctx.scan.now(), install_override=ctx.install_override
+            )
         # missing or stale metadata: nothing is installed from it, whatever the verdict (the
         # plan would name superseded versions, or miss the missing source's updates)
         unknown = knowledge_failure(facts, None, ctx.scan.max_age_for(host))
@@ -133,7 +178,11 @@ async def install_host(host: Host, ctx: InstallContext, *, batch: int | None = N
                 host, run.started, run.trace, HostOutcome.FAILED, unknown.kind, message, facts
             )
             summary = InstallSummary(
-                dry_run=ctx.dry_run, batch=batch, hooks=tuple(run.hooks), message=message
+                dry_run=ctx.dry_run,
+                batch=batch,
+                hooks=tuple(run.hooks),
+                message=message,
+                notes=tuple(run.notes),
             )
             return _with_install(_with_compliance(result, before), summary)
         return await _install(run, installer, facts, baseline, before)
@@ -146,9 +195,18 @@ async def install_host(host: Host, ctx: InstallContext, *, batch: int | None = N
         )
     except HostError as exc:
         await _on_exit(run)
+        failed = _failed(
+            host, run.started, run.trace, HostOutcome.FAILED, exc.kind, str(exc), facts
+        )
+        step = getattr(exc, "step", "")
+        if step and failed.failure is not None:
+            failure = failed.failure.model_copy(update={"step": step})
+            failed = failed.model_copy(update={"failure": failure})
         return _with_install(
-            _failed(host, run.started, run.trace, HostOutcome.FAILED, exc.kind, str(exc), facts),
-            InstallSummary(batch=batch, hooks=tuple(run.hooks), message=str(exc)),
+            failed,
+            InstallSummary(
+                batch=batch, hooks=tuple(run.hooks), message=str(exc), notes=tuple(run.notes)
+            ),
         )
     finally:
         if run.session is not None:
@@ -182,7 +240,10 @@ async def _install(
     if not wanted and not reboot_wanted:
         await _on_exit(run)
         summary = InstallSummary(
-            batch=run.batch, hooks=tuple(run.hooks), message="nothing to install"
+            batch=run.batch,
+            hooks=tuple(run.hooks),
+            message="nothing to install",
+            notes=tuple(run.notes),
         )
         return _result(run, facts, before, summary)
 
@@ -207,7 +268,22 @@ async def _install(
 
     outcome = InstallOutcome()
     if wanted:
-        outcome = await _run_installer(run, installer, wanted, dry_run=False)
+        found = await run_install_job(run, installer, wanted)
+        assert found is not None
+        wanted, outcome = found
+    return await _after_install(run, facts, baseline, before, wanted, outcome)
+
+
+async def _after_install(
+    run: _HostRun,
+    facts: HostFacts,
+    baseline: Baseline,
+    before: HostCompliance,
+    wanted: tuple[PlannedPackage, ...],
+    outcome: InstallOutcome,
+) -> HostResult:
+    """post_install hook, reboot if asked and needed, rescan, on_exit hook, the verdict."""
+    ctx, host = run.ctx, run.host
     post_ok = await _hook(run, "post_install", ctx.hooks.post_install)
 
     needs_reboot = outcome.reboot_required or facts.reboot_required
@@ -233,8 +309,11 @@ async def _install(
         reboot_seconds=reboot_seconds,
         hooks=tuple(run.hooks),
         message=outcome.error,
+        notes=(*run.notes, *outcome.notes),
     )
     problem = outcome.error or "; ".join(f"{n}: {m}" for n, m in outcome.failed.items())
+    if problem and run.locked:
+        return _result(run, after_facts, after, summary, problem=run.locked, kind="locked")
     if not problem and not post_ok:
         return _result(
             run, after_facts, after, summary, problem="post_install hook failed", kind="hook"

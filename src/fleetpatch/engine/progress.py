@@ -27,6 +27,7 @@ class RunProgress:
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._label = label
+        self._counted: set[str] = set()
 
     def __enter__(self) -> RunProgress:
         if self.mode == "bar":
@@ -67,13 +68,27 @@ class RunProgress:
         # and the result models are not needed until one answers (fleetpatch.cli.scan)
         from fleetpatch.results import HostOutcome
 
-        self.done += 1
+        if result.host in self._counted:  # a host is counted once, whatever it reports
+            return
+        self._counted.add(result.host)
+        self.done = min(self.done + 1, self.total)
         if result.outcome is not HostOutcome.OK:
             self.failed += 1
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=self.done, failed=self.failed)
+            self._progress.update(
+                self._task, completed=self.done, failed=self.failed, description=self._label
+            )
         elif self.mode == "lines" and self.console is not None:
             self.console.print(_line(result, self.done, self.total), highlight=False, markup=False)
+
+    def host_note(self, host: str, text: str) -> None:
+        """What a host in flight is waiting for (its package manager's lock): a line of its
+        own, or the bar's description, instead of minutes of silence."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=f"{self._label} ({host}: {text})")
+        elif self.mode == "lines" and self.console is not None:
+            line = f"[{self.done}/{self.total}] {host} {text}"
+            self.console.print(line, highlight=False, markup=False)
 
 
 def _line(result: HostResult, done: int, total: int) -> str:

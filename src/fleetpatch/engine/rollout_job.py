@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,10 @@ from fleetpatch.inventory.loader import load_inventory
 from fleetpatch.inventory.model import Host
 from fleetpatch.inventory.targets import select_hosts
 from fleetpatch.knowledge import check_max_metadata_ages, max_metadata_age_option
+from fleetpatch.platforms.installers import installer_for
 from fleetpatch.results import HostResult, RunResult
 from fleetpatch.store import Store, new_run_id
-from fleetpatch.store.rollouts import FINISHED_STATES, RolloutLedger
+from fleetpatch.store.rollouts import FINISHED_STATES, RUNNING, RolloutLedger
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class RolloutRequest:
     command_timeout: float | None = None
     reboot_timeout: float = 600.0
     health_check_timeout: float = 300.0
+    lock_timeout: int | None = None
+    reconnect_timeout: float = 300.0
     workdir: str | None = None
     playbook: str | None = None
 
@@ -147,6 +151,8 @@ def prepare(
         hooks=Hooks(request.pre_install, request.post_install, request.on_exit),
         install_override=override,
         reboot_timeout=request.reboot_timeout,
+        reconnect_timeout=request.reconnect_timeout,
+        installers=partial(installer_for, lock_timeout=request.lock_timeout),
     )
     spec = RolloutSpec(
         max_concurrency=parse_rate(request.max_concurrency, "max_concurrency"),
@@ -180,8 +186,14 @@ def execute(
     on_result: Callable[[HostResult], None],
     resume_run: str | None = None,
     finished: dict[str, bool] | None = None,
+    in_flight: set[str] | None = None,
+    on_note: Callable[[str, str], None] | None = None,
 ) -> JobOutcome:
-    """Run a prepared rollout, recording progress in ``store`` as it goes."""
+    """Run a prepared rollout, recording progress in ``store`` as it goes.
+
+    ``on_note(host, text)`` hears what a host is waiting for (its package manager's lock).
+    A resume (``resume_run``) takes results again even after a Ctrl-C, runs the hosts that
+    did not finish, and attaches to the installs ``in_flight`` left running on their hosts."""
     request = prepared.request
     operation = "install-dry-run" if request.dry_run else "install"
     started = utcnow()
@@ -208,7 +220,10 @@ def execute(
     else:
         run_id = resume_run
         assert ledger is not None
-        ledger.set_state(run_id, "running", now=started, controller=controller)
+        done = finished or {}
+        rerun = [n for b in prepared.plan for n in b if n not in done]
+        ledger.reopen(run_id, rerun, now=started, controller=controller)
+    prepared.ictx = replace(prepared.ictx, run_id=run_id, notify=on_note)
     recorder = store_recorder(store, run_id)
 
     def record(result: HostResult) -> None:
@@ -216,7 +231,7 @@ def execute(
         recorder.flush()  # installs are slow and precious: store each as it ends
         on_result(result)
 
-    outcome = run_main(_run(prepared, run_id, ledger, record, finished or {}))
+    outcome = run_main(_run(prepared, run_id, ledger, record, finished or {}, in_flight or set()))
     recorder.flush()
     previous: list[HostResult] = []
     if finished:
@@ -247,6 +262,7 @@ async def _run(
     ledger: RolloutLedger | None,
     record: Callable[[HostResult], None],
     finished: dict[str, bool],
+    in_flight: set[str],
 ) -> RolloutOutcome:
     try:
         return await run_rollout(
@@ -258,13 +274,15 @@ async def _run(
             ledger=ledger,
             on_result=record,
             finished=finished,
+            in_flight=in_flight,
         )
     finally:
         await prepared.ictx.scan.connector.close()
 
 
-def load_for_resume(store: Store, run_id: str) -> tuple[PreparedRollout, dict[str, bool]]:
-    """The stored request and plan of ``run_id``, and the hosts it already finished.
+def load_for_resume(store: Store, run_id: str) -> tuple[PreparedRollout, dict[str, bool], set[str]]:
+    """The stored request and plan of ``run_id``, the hosts it already finished, and those
+    it had in flight (their install may still run, or have finished, on the host).
 
     Raises:
         InputError: no such rollout, or it finished already.
@@ -280,4 +298,5 @@ def load_for_resume(store: Store, run_id: str) -> tuple[PreparedRollout, dict[st
     request = RolloutRequest.from_json(record.plan["request"])
     plan = record.plan["batches"]
     finished = {h: s == "done" for h, s in record.hosts.items() if s in FINISHED_STATES}
-    return prepare(request, plan=plan), finished
+    in_flight = {h for h, s in record.hosts.items() if s == RUNNING}
+    return prepare(request, plan=plan), finished, in_flight

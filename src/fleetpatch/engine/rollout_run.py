@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from fleetpatch.engine.install import InstallContext, install_host
+from fleetpatch.engine.leases import lease_message
 from fleetpatch.engine.pipeline import utcnow
 from fleetpatch.engine.rollout import Decision, Rate, RolloutState, Window, resolve_rate
 from fleetpatch.engine.runner import run_hosts
@@ -76,12 +77,15 @@ async def run_rollout(
     ledger: RolloutLedger | None,
     on_result: Callable[[HostResult], None],
     finished: dict[str, bool] | None = None,
+    in_flight: set[str] | None = None,
     lease_ttl: timedelta = timedelta(hours=2),
 ) -> RolloutOutcome:
     """Run the install over ``plan`` (batches of host names).
 
     ``finished`` names hosts a previous attempt of this run already completed (resume): they
-    count towards the budget as they ended and are never installed again.
+    count towards the budget as they ended and are never installed again. ``in_flight``
+    names hosts that attempt had started and not finished: their install job is looked for
+    and followed (attached to) before anything else.
     """
     by_name = {h.name: h for h in hosts}
     done_before = finished or {}
@@ -93,6 +97,8 @@ async def run_rollout(
         window=spec.window,
     )
     book = _Ledger(ledger, run_id)
+    attach_to = in_flight or set()
+    in_progress: set[str] = set()
     results: dict[str, HostResult] = {}
     cancelled = False
 
@@ -109,14 +115,15 @@ async def run_rollout(
                 host.name, run_id, holder=book.holder, now=utcnow(), ttl=lease_ttl
             )
             if lease is not None:
-                result = _locked(host, lease.run_id, lease.holder, lease.acquired_at.isoformat())
+                result = _locked(host, lease_message(host.name, lease))
                 book.set(host.name, FAILED, result.failure.message if result.failure else "")
                 return result
-        try:
-            result = await install_host(host, ictx, batch=batch_no)
-        finally:
-            if ledger is not None and not ictx.dry_run:
-                ledger.release(host.name, run_id)
+        in_progress.add(host.name)
+        # cancelled (Ctrl-C): the lease stays, as the install may go on on the host; the
+        # resume takes it again and attaches
+        result = await install_host(host, ictx, batch=batch_no, attach=host.name in attach_to)
+        if ledger is not None and not ictx.dry_run:
+            ledger.release(host.name, run_id)
         book.set(host.name, DONE if result.outcome is HostOutcome.OK else FAILED)
         return result
 
@@ -134,6 +141,7 @@ async def run_rollout(
             concurrency = resolve_rate(spec.max_concurrency, len(batch))
 
             def finished_host(result: HostResult) -> None:
+                in_progress.discard(result.host)
                 record(result)
                 ok = result.outcome is HostOutcome.OK
                 state.host_finished(result.host, ok, halt=host_on_failure(by_name[result.host]))
@@ -160,6 +168,9 @@ async def run_rollout(
             state.batch_finished(health_ok, detail, checked=checked)
     except asyncio.CancelledError:
         cancelled = True
+        for name in [n for batch in plan for n in batch if n in in_progress]:
+            # left RUNNING in the ledger: the resume attaches to its install
+            record(_interrupted(by_name[name], run_id))
     reason = state.stopped_reason
     for name in state.skipped_hosts():
         if name in results or name in done_before:
@@ -214,16 +225,29 @@ async def run_health_check(
     return False, f"health check exit code {proc.returncode}" + (f": {tail[0]}" if tail else "")
 
 
-def _locked(host: Host, other_run: str, holder: str, since: str) -> HostResult:
+def _locked(host: Host, message: str) -> HostResult:
     now = utcnow()
     return HostResult(
         host=host.name,
         address=host.address,
         outcome=HostOutcome.FAILED,
+        failure=HostFailure(kind="locked", message=message),
+        patch_group=host.patch_group,
+        started_at=now,
+        finished_at=now,
+    )
+
+
+def _interrupted(host: Host, run_id: str) -> HostResult:
+    now = utcnow()
+    return HostResult(
+        host=host.name,
+        address=host.address,
+        outcome=HostOutcome.CANCELLED,
         failure=HostFailure(
-            kind="locked",
-            message=f"{host.name} is being patched by run {other_run} ({holder}, since {since}); "
-            "not touched",
+            kind="cancelled",
+            message="interrupted while in flight: an install already started goes on on the "
+            f"host; resume with: fleetpatch run --resume {run_id} (it attaches to it)",
         ),
         patch_group=host.patch_group,
         started_at=now,

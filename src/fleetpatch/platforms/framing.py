@@ -156,3 +156,20 @@ def _int(value: str, text: str, offset: int) -> int:
         raise ParseError(
             f"line {_lineno(text, offset)}: expected an exit code, got {value!r}"
         ) from None
+
+
+def last_step(text: str) -> str:
+    """The step a script's output was in when it stopped: the section still open (its last
+    BEGIN without an END), else the step of its EXIT record, else the last section that
+    ended; "" when the output has no frame at all. Pure; never raises."""
+    open_section = ""
+    ended = ""
+    for start, end in _marker_lines(text):
+        parts = text[start + len(MARK) : end].split(" ")
+        if parts[0] == "BEGIN" and len(parts) == 2:
+            open_section = parts[1]
+        elif parts[0] == "END" and len(parts) == 3:
+            ended, open_section = parts[1], ""
+        elif parts[0] == "EXIT" and len(parts) == 3:
+            return parts[1]
+    return open_section or ended

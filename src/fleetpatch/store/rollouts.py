@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fleetpatch.store.errors import RunNotFound, StoreError
-from fleetpatch.store.schema import host_leases, rollout_hosts, rollouts
+from fleetpatch.store.schema import host_leases, host_results, rollout_hosts, rollouts, runs
 from fleetpatch.store.store import Store
 
 PENDING = "pending"
@@ -174,6 +174,52 @@ class RolloutLedger:
                     host_leases.c.host == host, host_leases.c.run_id == run_id
                 )
             )
+
+    def reopen(self, run_id: str, rerun: Iterable[str], *, now: datetime, controller: str) -> None:
+        """Resume ``run_id``: the run takes results again (an interrupted run was marked
+        cancelled), and the results it stored for hosts it now runs again (skipped, or
+        cancelled in flight) are dropped, so the run keeps one result per host: what
+        happened on it.
+
+        Raises:
+            RunNotFound: no such run.
+        """
+        hosts = list(rerun)
+        with self._store._write() as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise RunNotFound(run_id)
+            if hosts:
+                conn.execute(
+                    delete(host_results).where(
+                        host_results.c.run_id == run_id, host_results.c.host.in_(hosts)
+                    )
+                )
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(status=RUNNING, finished_at=None, cancelled=False)
+            )
+            conn.execute(
+                update(rollouts)
+                .where(rollouts.c.run_id == run_id)
+                .values(state=RUNNING, controller=controller, updated_at=now)
+            )
+
+    def leases(self) -> list[Lease]:
+        """Every lease held, oldest first."""
+        with self._store.engine.connect() as conn:
+            rows = conn.execute(select(host_leases).order_by(host_leases.c.acquired_at)).all()
+        return [Lease(r.host, r.run_id, r.holder, r.acquired_at, r.expires_at) for r in rows]
+
+    def release_any(self, host: str) -> Lease | None:
+        """Release whatever lease ``host`` has (``fleetpatch lease release``); the lease it
+        was, or None when it had none."""
+        with self._store._write() as conn:
+            row = conn.execute(select(host_leases).where(host_leases.c.host == host)).first()
+            if row is None:
+                return None
+            conn.execute(delete(host_leases).where(host_leases.c.host == host))
+        return Lease(row.host, row.run_id, row.holder, row.acquired_at, row.expires_at)
 
     def lease(self, host: str) -> Lease | None:
         with self._store.engine.connect() as conn:

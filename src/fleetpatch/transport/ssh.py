@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -298,6 +298,67 @@ class SshSession:
             exit_status=result.exit_status,
             stdout=_text(result.stdout),
             stderr=_text(result.stderr),
+            duration=time.monotonic() - started,
+        )
+
+    async def stream(
+        self,
+        command: str,
+        *,
+        on_stdout: Callable[[str], None],
+        stdin: str | None = None,
+        timeout: float | None = None,
+    ) -> CommandResult:
+        """:meth:`run`, handing stdout to ``on_stdout`` as it arrives (a long command the
+        controller follows, such as a detached job's journal). Same errors as :meth:`run`;
+        they carry the output received before them."""
+        started = time.monotonic()
+        out: list[str] = []
+        err: list[str] = []
+        try:
+            async with asyncio.timeout(timeout):
+                process = await self._conn.create_process(
+                    command, stdin=asyncssh.PIPE if stdin else asyncssh.DEVNULL, errors="replace"
+                )
+                if stdin:
+                    process.stdin.write(stdin)
+                    process.stdin.write_eof()
+
+                async def drain_stderr() -> None:
+                    while chunk := await process.stderr.read(65536):
+                        err.append(chunk)
+
+                stderr_task = asyncio.ensure_future(drain_stderr())
+                try:
+                    while chunk := await process.stdout.read(65536):
+                        out.append(chunk)
+                        on_stdout(chunk)
+                    await stderr_task
+                finally:
+                    stderr_task.cancel()
+                completed = await process.wait()
+        except TimeoutError:
+            raise CommandTimeout(
+                f"command timed out after {timeout:g}s", stdout="".join(out), stderr="".join(err)
+            ) from None
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
+            raise ConnectionLost(
+                f"connection lost while running a command: {exc}",
+                stdout="".join(out),
+                stderr="".join(err),
+            ) from None
+        except asyncssh.ChannelOpenError as exc:
+            raise ConnectError(f"could not open a session channel: {exc.reason}") from None
+        if completed.exit_status is None and self._conn.is_closed():
+            raise ConnectionLost(
+                "connection lost while running a command",
+                stdout="".join(out),
+                stderr="".join(err),
+            )
+        return CommandResult(
+            exit_status=completed.exit_status,
+            stdout="".join(out),
+            stderr="".join(err),
             duration=time.monotonic() - started,
         )
 

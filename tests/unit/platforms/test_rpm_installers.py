@@ -85,7 +85,7 @@ def test_installer_scripts_are_valid_dash(index: int) -> None:
 def test_dnf_requests_exact_nevras_with_the_epoch_spelled() -> None:
     real = DnfInstaller().render(DNF_SET, dry_run=False)
     nevras = "fp-crit-0:1.1-1.el9.x86_64 fp-epoch-2:1.1-1.el9.x86_64 fp-bug-0:1.1-1.el9.noarch"
-    assert f"dnf -y  upgrade {nevras} 2>&1" in real
+    assert f"dnf -y --setopt=exit_on_lock=True upgrade {nevras} 2>&1" in real
     assert "fp_section dnf.install " in real and "dnf.simulate" not in real
     dry = DnfInstaller().render(DNF_SET, dry_run=True)
     assert f"dnf -C --assumeno upgrade {nevras} 2>&1" in dry

@@ -92,6 +92,32 @@ def apt_install_script(
     )
 
 
+def apt_repair_script(*, lock_timeout: int = 300) -> str:
+    """Only the install script's ``apt.dpkg_recover`` section: repair an interrupted dpkg
+    (``dpkg --configure -a``) on a host that has nothing else to install."""
+    return render(
+        "apt/templates/install.sh.j2",
+        packages=[],
+        dry_run=False,
+        lock_timeout=int(lock_timeout),
+        repair_only=True,
+    )
+
+
+def parse_apt_repair(stdout: str) -> tuple[str, ...]:
+    """What :func:`apt_repair_script` did, as notes for the user.
+
+    Raises:
+        ParseError: the section is missing or malformed.
+    """
+    section = parse_frames(stdout).require("apt.dpkg_recover", allowed_rc=RECOVER_RC)
+    recovery = parse_dpkg_recover(section.body, section.rc)
+    if not recovery.interrupted:
+        return ()
+    result = "succeeded" if recovery.ok else f"exited {recovery.rc}"
+    return (f"dpkg was interrupted before this run; dpkg --configure -a {result}",)
+
+
 def _check_requests(packages: Sequence[tuple[str, str]]) -> list[AptRequest]:
     if isinstance(packages, str | bytes):
         raise InputError("packages must be a sequence of (name, version) pairs, got a string")
@@ -749,6 +775,14 @@ class AptInstaller:
     def __init__(self, *, lock_timeout: int = 300):
         self.lock_timeout = lock_timeout
 
+    def repair_script(self) -> str:
+        """Repair an interrupted dpkg (see :func:`apt_repair_script`)."""
+        return apt_repair_script(lock_timeout=self.lock_timeout)
+
+    def parse_repair(self, stdout: str) -> tuple[str, ...]:
+        """Raises: ParseError (see :func:`parse_apt_repair`)."""
+        return parse_apt_repair(stdout)
+
     def requests(self, packages: Sequence[results.PlannedPackage]) -> list[AptRequest]:
         counts: dict[str, int] = {}
         for p in packages:
@@ -813,6 +847,7 @@ class AptInstaller:
             failed=failed,
             reboot_required=outcome.reboot_required,
             error="; ".join(outcome.errors),
+            notes=outcome.warnings,
         )
 
 

@@ -74,6 +74,10 @@ def dnf_install_script(
     # By advisory: dnf picks the advisories' packages; the targets only get verdicts.
     nevras = [] if advisories else [t.nevra for t in targets]
     options = ["-C"] if cache_only else []
+    if tool == "dnf":
+        # a held lock is rc 200 at once (retried, bounded, saying so) instead of an endless
+        # wait (yum has its own wait and no such option)
+        options.append("--setopt=exit_on_lock=True")
     return render(
         "dnf/templates/install.sh.j2",
         tool=tool,
