@@ -6,8 +6,8 @@ variable ``NTLM_USER_FILE`` (``spnego/_ntlm.py``: ``_get_credential_file``, read
 context is made and again when the AUTHENTICATE message is checked); it has no per-context
 credential argument for NTLM. Each set of credentials therefore gets its own file, and every
 step of an acceptor runs under one process-wide lock with ``NTLM_USER_FILE`` pointing at the
-file of the host being authenticated. The steps are short (microseconds of hashing), so the lock
-costs nothing measurable even with hundreds of clients.
+file of the host being authenticated (the variable stays set afterwards: see _user_file).
+A step is a few hashes and an RC4 key, so the lock is held only briefly.
 
 The scheme names, the bare ``WWW-Authenticate`` offers and the empty reason phrase of the 401
 follow a 401 captured from a Windows WinRM listener (jborean93/omi issue 29):
@@ -84,18 +84,18 @@ class NtlmUserFiles:
             return path
 
 
+# The variable exists from import on and is only ever overwritten, never deleted: another
+# thread iterating os.environ (requests reads proxy settings for every new session) would see
+# a key vanish (KeyError) or the mapping change size (RuntimeError). Empty means "no file" to
+# pyspnego; every acceptor step sets its own file under _ENV_LOCK.
+os.environ.setdefault("NTLM_USER_FILE", "")
+
+
 @contextmanager
 def _user_file(path: Path) -> Iterator[None]:
     with _ENV_LOCK:
-        previous = os.environ.get("NTLM_USER_FILE")
         os.environ["NTLM_USER_FILE"] = str(path)
-        try:
-            yield
-        finally:
-            if previous is None:
-                del os.environ["NTLM_USER_FILE"]
-            else:
-                os.environ["NTLM_USER_FILE"] = previous
+        yield
 
 
 class AuthFailed(Exception):

@@ -149,18 +149,18 @@ Scenario = Callable[[WsmanEndpoint, EmulatedHost], None]
 
 
 def _flaky(endpoint: WsmanEndpoint, host: EmulatedHost) -> None:
-    host.faults.time_out_receives(times=None)
+    host.faults.time_out_receives(times=3)
     host.faults.slow(0.2)
 
 
+def _toy(endpoint: WsmanEndpoint, host: EmulatedHost) -> None:
+    pass
+
+
 SCENARIOS: dict[str, tuple[str, Scenario]] = {
-    "toy": (
-        "the toy shell (echo, exit, sleep, big, trickle, unicode, cat, reboot)",
-        lambda endpoint, host: None,
-    ),
+    "toy": ("the toy shell: echo, exit, stderr, cat, sleep, trickle, big, unicode, reboot", _toy),
     "flaky": (
-        "the toy shell, every Receive times out first... forever: shows pywinrm "
-        "retrying; every request 0.2 s slow",
+        "the toy shell; each host's first 3 Receives time out, every request 0.2 s late",
         _flaky,
     ),
 }
@@ -173,7 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         "A test double, not Windows (tests/winrm/README.md).",
         epilog="example: python -m tests.winrm.endpoint --scenario toy --hosts 2 --https",
     )
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="toy")
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default="toy",
+        help="; ".join(f"{name}: {text}" for name, (text, _) in sorted(SCENARIOS.items())),
+    )
     parser.add_argument("--hosts", type=int, default=1, help="how many hosts (one port each)")
     parser.add_argument("--https", action="store_true", help="TLS with a throw-away CA")
     parser.add_argument("--username", default="Administrator")

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from tests.winrm.auth import Credentials
 from tests.winrm.faults import FaultPlan
-from tests.winrm.process import CommandHandler, CommandRequest
+from tests.winrm.process import CommandHandler, CommandRequest, RemoteProcess
 from tests.winrm.shells import ShellTable
 
 
@@ -43,7 +43,8 @@ class EmulatedHost:
         faults: per-request fault rules (tests/winrm/faults.py).
         max_receive_bytes: cap on the output one ReceiveResponse carries (None: as much as
             the client's MaxEnvelopeSize allows, about 110 KB for pywinrm).
-        commands_started: every command handed to the handler, in order.
+        processes: every command handed to the handler, in order, with what it received
+            (``process.request``, ``process.stdin_received``, ``process.exit_code``).
         log: every request, in order.
         errors: exceptions raised by the handler (the fixture fails the test with them).
     """
@@ -63,13 +64,19 @@ class EmulatedHost:
         self.shells = ShellTable(self)
         self.max_receive_bytes: int | None = None
         self.port = 0
-        self.commands_started: list[CommandRequest] = []
+        self.processes: list[RemoteProcess] = []
         self.log: list[RequestRecord] = []
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
         self._listener: ListenerControl | None = None
         self._up = True
         self._timer: threading.Timer | None = None
+
+    @property
+    def commands_started(self) -> list[CommandRequest]:
+        """The decoded command of every process handed to the handler, in order."""
+        with self._lock:
+            return [process.request for process in self.processes]
 
     @property
     def url(self) -> str:
@@ -147,6 +154,10 @@ class EmulatedHost:
     def record(self, action: str, outcome: str) -> None:
         with self._lock:
             self.log.append(RequestRecord(action, outcome))
+
+    def record_process(self, process: RemoteProcess) -> None:
+        with self._lock:
+            self.processes.append(process)
 
     def record_error(self, error: BaseException) -> None:
         with self._lock:

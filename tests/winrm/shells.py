@@ -146,7 +146,7 @@ class ShellTable:
             process.write("The command line is too long.\r\n", "stderr")
             process.finish(1)
         else:
-            self._host.commands_started.append(decoded)
+            self._host.record_process(process)
             entry.thread = threading.Thread(
                 target=self._run_handler,
                 args=(process,),

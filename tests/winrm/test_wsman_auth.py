@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -9,8 +11,8 @@ import requests
 import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMTransportError
 
-from tests.winrm.auth import Credentials
-from tests.winrm.clients import WireTap, session_for
+from tests.winrm.auth import Credentials, tls_channel_bindings
+from tests.winrm.clients import WireTap, protocol_for, session_for
 
 
 def test_wrong_password_is_refused_with_401(wsman_host):
@@ -144,3 +146,62 @@ def test_https_with_an_untrusted_ca_fails_certificate_validation(wsman_tls_host,
 
     ignored = session_for(host, transport="ssl", server_cert_validation="ignore")
     assert ignored.run_cmd("echo", ["anyway"]).std_out == b"anyway\r\n"
+
+
+def test_https_ntlm_bound_to_another_certificate_is_refused(make_wsman_endpoint, wsman_tls):
+    # As through a TLS-intercepting proxy: the client binds NTLM to the certificate it sees,
+    # the host expects its own (Windows: CbtHardeningLevel). Simulated by changing what the
+    # endpoint expects.
+    endpoint = make_wsman_endpoint(tls=wsman_tls)
+    host = endpoint.add_host()
+    endpoint.channel_bindings = tls_channel_bindings(b"another certificate", "sha256")
+
+    with pytest.raises(InvalidCredentialsError):
+        session_for(host, ca_trust_path=str(wsman_tls.ca_path)).run_cmd("echo", ["hi"])
+    assert host.outcomes("auth") == ["401"]
+
+
+def test_a_url_other_than_wsman_is_404_before_authentication(wsman_host):
+    host = wsman_host()
+    other = protocol_for(host)
+    other.transport.endpoint = host.url.replace("/wsman", "/wsman-other")
+
+    with pytest.raises(WinRMTransportError) as error:
+        other.open_shell()
+
+    assert error.value.code == 404
+    assert requests.get(host.url, timeout=5).status_code == 405
+    assert host.log == []
+
+
+def test_ntlm_handshakes_leave_os_environ_stable_for_other_threads(wsman_host):
+    # The acceptor finds its accounts through NTLM_USER_FILE. Other threads read os.environ at
+    # the same time (requests looks for proxies on every new session): the variable may
+    # change value, but must never appear or disappear under them.
+    hosts = [wsman_host() for _ in range(4)]
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def read_environment():
+        while not stop.is_set():
+            try:
+                dict(os.environ.items())
+            except Exception as exc:  # KeyError / RuntimeError when a key vanishes
+                failures.append(exc)
+                return
+
+    readers = [threading.Thread(target=read_environment) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            outputs = list(
+                pool.map(lambda h: session_for(h).run_cmd("echo", ["x"]).std_out, hosts * 3)
+            )
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+
+    assert failures == []
+    assert outputs == [b"x\r\n"] * 12

@@ -182,3 +182,16 @@ def test_password_change_keeps_authenticated_connections(wsman_host):
     # a new connection with the old password does not
     with pytest.raises(InvalidCredentialsError):
         protocol_for(host, old).open_shell()
+
+
+def test_a_receive_timeout_can_wait_the_operation_timeout_first(wsman_host):
+    host = wsman_host()
+    host.faults.time_out_receives(times=1, wait=True)
+    protocol = protocol_for(host, operation_timeout_sec=1, read_timeout_sec=3)
+    shell_id = protocol.open_shell()
+    command_id = protocol.run_command(shell_id, "echo", ["waited"])
+
+    with pytest.raises(WinRMOperationTimeoutError):
+        protocol.get_command_output_raw(shell_id, command_id)
+    assert protocol.get_command_output(shell_id, command_id)[0] == b"waited\r\n"
+    protocol.close_shell(shell_id)

@@ -110,6 +110,7 @@ def test_large_script_sent_through_stdin_in_chunks_arrives_intact(wsman_host):
     assert (exit_code, stderr) == (0, b"")
     assert stdout == data
     assert host.outcomes("Send") == ["ok"] * len(chunks)
+    assert host.processes[-1].stdin_received == chunks  # each Send's bytes, as they came
     assert host.commands_started[-1].command_line == (
         "powershell.exe -NoProfile -NonInteractive -Command -"
     )
@@ -227,15 +228,17 @@ def test_terminate_kills_the_command_and_forgets_its_id(wsman_host):
     protocol = protocol_for(host)
     shell_id = protocol.open_shell()
     command_id = protocol.run_command(shell_id, "sleep 60")
-    wait_until(lambda: len(host.commands_started) == 1)
+    wait_until(lambda: len(host.processes) == 1)
+    process = host.processes[0]
 
     protocol.cleanup_command(shell_id, command_id)  # Signal terminate
 
+    wait_until(lambda: process.exit_code is not None)  # the handler's sleep was cut short
+    assert process.stopped
     with pytest.raises(WSManFaultError) as fault:
         protocol.get_command_output_raw(shell_id, command_id)
     assert fault.value.wsman_fault_code == 2150858843
     assert fault.value.fault_subcode == "w:InvalidSelectors"
-    assert all(process.stopped for process in host.shells.processes()) or not len(host.shells)
     protocol.close_shell(shell_id)
     assert len(host.shells) == 0
 
@@ -265,3 +268,36 @@ def test_many_hosts_at_once_each_keep_their_own_shells(wsman_host):
     for host in hosts:
         assert host.outcomes("Create") == ["ok"]
         assert [r.host_name for r in host.commands_started] == [host.name]
+
+
+class _BrokenHandler:
+    def run(self, request, process):
+        process.write("partial\r\n")
+        raise ValueError("emulator bug")
+
+
+def test_a_handler_exception_fails_the_command_and_is_recorded(wsman_host):
+    host = wsman_host(handler=_BrokenHandler())
+
+    result = session_for(host).run_cmd("anything")
+
+    assert result.status_code == 1
+    assert result.std_out == b"partial\r\n"
+    assert b"the handler raised ValueError('emulator bug')" in result.std_err
+    assert [repr(e) for e in host.errors] == ["ValueError('emulator bug')"]
+    host.errors.clear()  # recorded errors fail the test at teardown; this one is expected
+
+
+def test_receive_after_done_is_the_unknown_command_fault(wsman_host):
+    protocol = protocol_for(wsman_host())
+    shell_id = protocol.open_shell()
+    command_id = protocol.run_command(shell_id, "echo", ["once"])
+    assert protocol.get_command_output(shell_id, command_id)[0] == b"once\r\n"
+
+    with pytest.raises(WSManFaultError) as fault:
+        protocol.get_command_output_raw(shell_id, command_id)
+
+    assert fault.value.wsman_fault_code == 2150858843
+    assert "command identifier that does not exist" in fault.value.response
+    protocol.cleanup_command(shell_id, command_id)  # pywinrm's cleanup still succeeds
+    protocol.close_shell(shell_id)
