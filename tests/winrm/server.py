@@ -127,13 +127,18 @@ class HostListener:
     def _serve(self, conn: socket.socket, address: Any) -> None:
         try:
             if self.endpoint.tls_context is not None:
-                conn.settimeout(10)
+                raw = conn
+                raw.settimeout(10)
                 try:
-                    conn = self.endpoint.tls_context.wrap_socket(conn, server_side=True)
+                    conn = self.endpoint.tls_context.wrap_socket(raw, server_side=True)
                 except (OSError, ssl.SSLError):
                     return  # an untrusted certificate: the client aborts the handshake
-                with self._lock:
-                    self.connections.add(conn)
+                finally:
+                    # the TLS socket takes the descriptor over from the raw one
+                    with self._lock:
+                        self.connections.discard(raw)
+                        if conn is not raw:
+                            self.connections.add(conn)
             # BaseHTTPRequestHandler only keeps `server` as an attribute
             WsmanRequestHandler(conn, address, self)  # type: ignore[arg-type]
         except OSError:
