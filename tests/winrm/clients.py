@@ -14,6 +14,7 @@ from winrm.protocol import Protocol
 
 from tests.winrm.auth import Credentials
 from tests.winrm.host import EmulatedHost
+from tests.winrm.process import CommandRequest, RemoteProcess
 
 
 def protocol_for(
@@ -39,6 +40,26 @@ def session_for(
     kwargs.setdefault("read_timeout_sec", 10)
     kwargs.setdefault("ca_trust_path", None)
     return winrm.Session(host.url, auth=(credentials.username, credentials.password), **kwargs)
+
+
+class GatedHandler:
+    """A handler whose commands write ``first``, wait for the test to ``open()`` the gate,
+    write ``second`` and exit 0: output over time without depending on timing."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+
+    def open(self) -> None:
+        self.gate.set()
+
+    def run(self, request: CommandRequest, process: RemoteProcess) -> int:
+        if request.command_line != "wait-for-gate":
+            process.write("first\r\n")
+        while not self.gate.wait(0.05):
+            if process.stopped:
+                return 1
+        process.write("second\r\n")
+        return 0
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> None:

@@ -9,6 +9,7 @@ accepting (clients get ECONNREFUSED), its open connections are cut and its shell
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,9 +69,12 @@ class EmulatedHost:
         self.log: list[RequestRecord] = []
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
+        self._state = threading.RLock()
         self._listener: ListenerControl | None = None
         self._up = True
+        self._stopped = False
         self._timer: threading.Timer | None = None
+        self._generation = 0
 
     @property
     def commands_started(self) -> list[CommandRequest]:
@@ -104,50 +108,76 @@ class EmulatedHost:
 
     def go_down(self) -> None:
         """Stop answering: refuse new connections, cut open ones, lose every shell."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            was_up, self._up = self._up, False
+        with self._state:
+            self._cancel_timer()
+            if not self._stopped:
+                self._go_down_locked()
+
+    def come_up(self) -> None:
+        with self._state:
+            self._cancel_timer()
+            if not self._stopped:
+                self._come_up_locked()
+
+    def reboot(self, down_for: float, *, after: float = 0.0) -> None:
+        """Go down ``after`` seconds from now (0: at once), come back ``down_for`` seconds
+        later. A handler can call this before returning, as ``Restart-Computer`` does."""
+        with self._state:
+            self._cancel_timer()
+            if self._stopped:
+                return
+            if after > 0:
+                self._schedule(after, lambda: self._reboot_locked(down_for))
+            else:
+                self._reboot_locked(down_for)
+
+    def stop(self) -> None:
+        """The endpoint is stopping: cancel timers, stop every process."""
+        with self._state:
+            self._stopped = True
+            self._cancel_timer()
+        self.shells.close_all()
+
+    # Every change of state happens under _state, so a timer that fires while a test calls
+    # come_up() or removes the host cannot interleave with it; a timer that was replaced or
+    # cancelled after it started does nothing (the generation moved on).
+
+    def _go_down_locked(self) -> None:
+        was_up, self._up = self._up, False
         # Shells first: a request thread that wakes up now sees the host down and answers
         # nothing (server.py), then the cut reaches every connection.
         self.shells.close_all()
         if was_up and self._listener is not None:
             self._listener.suspend()
 
-    def come_up(self) -> None:
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            was_up, self._up = self._up, True
+    def _come_up_locked(self) -> None:
+        was_up, self._up = self._up, True
         if not was_up and self._listener is not None:
             self._listener.resume()
 
-    def reboot(self, down_for: float, *, after: float = 0.0) -> None:
-        """Go down ``after`` seconds from now (0: at once), come back ``down_for`` seconds
-        later. A handler can call this before returning, as ``Restart-Computer`` does."""
-        if after > 0:
-            timer = threading.Timer(after, self.reboot, args=(down_for,))
-            timer.daemon = True
-            with self._lock:
-                self._timer = timer
-            timer.start()
-            return
-        self.go_down()
-        timer = threading.Timer(down_for, self.come_up)
-        timer.daemon = True
-        with self._lock:
-            self._timer = timer
-        timer.start()
+    def _reboot_locked(self, down_for: float) -> None:
+        self._go_down_locked()
+        self._schedule(down_for, self._come_up_locked)
 
-    def stop(self) -> None:
-        """The endpoint is stopping: cancel timers, stop every process."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
+    def _schedule(self, delay: float, action: Callable[[], None]) -> None:
+        generation = self._generation
+
+        def fire() -> None:
+            with self._state:
+                if self._stopped or generation != self._generation:
+                    return
                 self._timer = None
-        self.shells.close_all()
+                action()
+
+        self._timer = threading.Timer(delay, fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cancel_timer(self) -> None:
+        self._generation += 1
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     # --- bookkeeping -------------------------------------------------------------------------
 

@@ -75,12 +75,13 @@ class HostListener:
         self.connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._listening = True
+        self._closed = False
         host.attach(self, self.sock.getsockname()[1])
         loop.call_soon(lambda: loop.register(self))
 
     def suspend(self) -> None:
         with self._lock:
-            if not self._listening:
+            if not self._listening or self._closed:
                 return
             self._listening = False
             connections = list(self.connections)
@@ -91,7 +92,7 @@ class HostListener:
 
     def resume(self) -> None:
         with self._lock:
-            if self._listening:
+            if self._listening or self._closed:
                 return
             self._listening = True
         self.sock.listen(128)
@@ -99,6 +100,7 @@ class HostListener:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._listening = False
             connections = list(self.connections)
         self.loop.call_soon(lambda: self.loop.unregister(self))

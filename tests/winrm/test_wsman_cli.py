@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import winrm
+
+# an exception in one of the endpoint's threads fails the test that caused it
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -3,6 +3,8 @@ afterwards."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import requests
 from winrm.exceptions import (
@@ -13,8 +15,17 @@ from winrm.exceptions import (
 )
 
 from tests.winrm.auth import Credentials
-from tests.winrm.clients import protocol_for, refuses_connections, session_for, wait_until
+from tests.winrm.clients import (
+    GatedHandler,
+    protocol_for,
+    refuses_connections,
+    session_for,
+    wait_until,
+)
 from tests.winrm.soap import ACCESS_DENIED
+
+# an exception in one of the endpoint's threads fails the test that caused it
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
 
 def test_receive_timeouts_are_retried_by_pywinrm(wsman_host):
@@ -34,19 +45,20 @@ def test_receive_timeouts_are_retried_by_pywinrm(wsman_host):
 
 
 def test_receive_long_polls_for_the_operation_timeout_then_times_out(wsman_host):
-    host = wsman_host()
+    handler = GatedHandler()
+    host = wsman_host(handler=handler)
     protocol = protocol_for(host, operation_timeout_sec=1, read_timeout_sec=3)
     shell_id = protocol.open_shell()
-    command_id = protocol.run_command(shell_id, "sleep 1.5")
+    command_id = protocol.run_command(shell_id, "wait-for-gate")  # silent until opened
 
     with pytest.raises(WinRMOperationTimeoutError):
         protocol.get_command_output_raw(shell_id, command_id)
+    handler.open()
     stdout, _stderr, exit_code = protocol.get_command_output(shell_id, command_id)
     protocol.close_shell(shell_id)
 
-    assert (stdout, exit_code) == (b"", 0)
-    assert host.outcomes("Receive")[0] == "fault w:TimedOut"
-    assert host.outcomes("Receive")[-1] == "ok"
+    assert (stdout, exit_code) == (b"second\r\n", 0)
+    assert host.outcomes("Receive") == ["fault w:TimedOut", "ok"]
 
 
 def test_dropped_connection_mid_command_loses_nothing_on_the_host(wsman_host):
@@ -115,12 +127,12 @@ def test_reboot_refuses_connections_then_comes_back_without_shells(wsman_host):
     protocol = protocol_for(host)
     shell_id = protocol.open_shell()
 
-    host.reboot(down_for=0.5)
+    host.reboot(down_for=60)
 
     assert refuses_connections(host.port)
-    with pytest.raises(requests.exceptions.ConnectionError):
+    with pytest.raises(requests.exceptions.ConnectionError, match="refused"):
         session_for(host).run_cmd("echo", ["hi"])
-    wait_until(lambda: host.is_up and not refuses_connections(host.port))
+    host.come_up()  # rather than wait the minute (the timer is tested below)
     after = protocol_for(host)
     with pytest.raises(WSManFaultError) as fault:
         after.run_command(shell_id, "echo", ["hi"])
@@ -131,7 +143,7 @@ def test_reboot_refuses_connections_then_comes_back_without_shells(wsman_host):
 def test_a_handler_can_reboot_its_host(wsman_host):
     host = wsman_host()
 
-    result = session_for(host).run_cmd("reboot", ["0.5"])
+    result = session_for(host).run_cmd("reboot", ["1", "0.5"])  # down 1 s, 0.5 s after exit
 
     assert result.std_out == b"The system is going down for a restart.\r\n"
     wait_until(lambda: not host.is_up)
@@ -195,3 +207,28 @@ def test_a_receive_timeout_can_wait_the_operation_timeout_first(wsman_host):
         protocol.get_command_output_raw(shell_id, command_id)
     assert protocol.get_command_output(shell_id, command_id)[0] == b"waited\r\n"
     protocol.close_shell(shell_id)
+
+
+def test_come_up_while_a_timed_reboot_is_going_down_leaves_the_host_up(wsman_host, monkeypatch):
+    host = wsman_host()
+    inside, release = threading.Event(), threading.Event()
+    close_all = host.shells.close_all
+
+    def slow_close_all():
+        inside.set()
+        release.wait(5)
+        close_all()
+
+    monkeypatch.setattr(host.shells, "close_all", slow_close_all)
+    host.reboot(down_for=60, after=0.01)
+    assert inside.wait(5)  # the reboot timer is half-way through going down
+    test_side = threading.Thread(target=host.come_up)
+    test_side.start()
+    test_side.join(0.3)  # come_up must wait for the reboot to finish going down...
+    release.set()
+    test_side.join(5)
+
+    # ...so that it is the last word: up, and listening
+    assert host.is_up
+    assert not refuses_connections(host.port)
+    assert session_for(host).run_cmd("echo", ["up"]).std_out == b"up\r\n"

@@ -19,6 +19,9 @@ from tests.winrm import encryption, soap
 from tests.winrm.auth import AuthFailed, Credentials, NtlmAcceptor, NtlmUserFiles
 from tests.winrm.process import CommandRequest, ShellSettings
 
+# an exception in one of the endpoint's threads fails the test that caused it
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
 
 @pytest.mark.parametrize(
     ("text", "seconds"),

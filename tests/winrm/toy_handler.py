@@ -10,7 +10,8 @@ It is not cmd.exe and not PowerShell. It understands (with or without a leading 
     trickle N S       N lines, one every S seconds
     big N             N bytes of stdout (``big_output(N)``, a fixed pattern)
     unicode           ``UNICODE_SAMPLE`` on stdout, in the shell's code page
-    reboot S          prints a line, exits 0, then the host goes down for S seconds
+    reboot S [A]      prints a line, exits 0; A seconds later (default 1) the host goes down
+                      for S seconds
     powershell -EncodedCommand B64   writes the decoded script back on stdout
     powershell ... -Command -        writes stdin back on stdout once the client sends End
 
@@ -95,7 +96,8 @@ class ToyShellHandler:
                 return 0
             case "reboot":
                 process.write("The system is going down for a restart.\r\n")
-                process.host.reboot(float(rest[0]), after=0.3)
+                # the delay leaves the client time to close its shell, as `shutdown /r /t`
+                process.host.reboot(float(rest[0]), after=float(rest[1]) if rest[1:] else 1.0)
                 return 0
         process.write(
             f"'{words[0]}' is not recognized as an internal or external command,\r\n"
