@@ -17,7 +17,7 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
@@ -271,12 +271,12 @@ class WsmanRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._read_body()
-        self._send(405, b"", {})
+        self._send(405, b"")
 
     def do_POST(self) -> None:
         body = self._read_body()
         if self.path.split("?", 1)[0].lower() != "/wsman":
-            self._send(404, b"", {})
+            self._send(404, b"")
             return
         if not self._authenticate():
             return
@@ -351,13 +351,13 @@ class WsmanRequestHandler(BaseHTTPRequestHandler):
         encrypted = encryption.is_encrypted(content_type)
         if encrypted:
             if self.session is None:
-                self._send(400, b"", {})
+                self._send(400, b"")
                 return
             try:
                 message = encryption.decrypt_body(body, self.session)
             except encryption.EncryptionError:
                 self.host.record("decrypt", "http 400")
-                self._send(400, b"", {})
+                self._send(400, b"")
                 return
         else:
             message = body
@@ -365,11 +365,11 @@ class WsmanRequestHandler(BaseHTTPRequestHandler):
                 # AllowUnencrypted=false (the Windows default) refuses a plaintext body over
                 # HTTP with a bare 500 (pywinrm issues 129 and 208).
                 self.host.record("unencrypted", "http 500")
-                self._send(500, b"", {})
+                self._send(500, b"")
                 return
         if not message:
             # pywinrm's setup_encryption: an empty POST that only runs the NTLM handshake.
-            self._send(200, b"", {})
+            self._send(200, b"")
             return
         try:
             request = soap.parse_request(message)
@@ -393,7 +393,7 @@ class WsmanRequestHandler(BaseHTTPRequestHandler):
                 return
             elif isinstance(effect, AnswerHttpError):
                 self.host.record(action, f"http {effect.status}")
-                self._send(effect.status, effect.body, {})
+                self._send(effect.status, effect.body)
                 return
         try:
             reply = self._dispatch(request)
@@ -453,14 +453,13 @@ class WsmanRequestHandler(BaseHTTPRequestHandler):
         self,
         status: int,
         body: bytes,
-        headers: list[tuple[str, str]] | dict[str, str],
+        headers: Sequence[tuple[str, str]] = (),
         *,
         close: bool = False,
     ) -> None:
         # Windows sends an empty reason phrase ("HTTP/1.1 401 "); pywinrm ignores it.
         self.send_response(status, "" if status != 200 else None)
-        items = headers.items() if isinstance(headers, dict) else headers
-        for name, value in items:
+        for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         if close:
