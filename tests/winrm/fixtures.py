@@ -12,31 +12,41 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.winrm.certs import TlsMaterial, make_ca, make_tls_material
-from tests.winrm.endpoint import WsmanEndpoint
-from tests.winrm.host import EmulatedHost
+# The endpoint's modules are imported by the fixtures that use them: this plugin is loaded by
+# every test run, and they pull in pyspnego, cryptography and pywinrm (~0.4 s) and set
+# NTLM_USER_FILE (tests/winrm/auth.py).
+if TYPE_CHECKING:
+    from tests.winrm.certs import TlsMaterial
+    from tests.winrm.endpoint import WsmanEndpoint
+    from tests.winrm.host import EmulatedHost
 
-HostFactory = Callable[..., EmulatedHost]
+HostFactory = Callable[..., "EmulatedHost"]
 
 
 @pytest.fixture(scope="session")
 def wsman_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
     """The HTTPS endpoint's CA, certificate and key."""
+    from tests.winrm.certs import make_tls_material
+
     return make_tls_material(tmp_path_factory.mktemp("wsman-tls"))
 
 
 @pytest.fixture(scope="session")
 def wsman_other_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CA bundle that did not sign the endpoint's certificate."""
+    from tests.winrm.certs import make_ca
+
     return make_ca(tmp_path_factory.mktemp("wsman-other-ca"))
 
 
 @pytest.fixture(scope="session")
 def wsman_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WsmanEndpoint]:
+    from tests.winrm.endpoint import WsmanEndpoint
+
     with WsmanEndpoint(workdir=tmp_path_factory.mktemp("wsman-http")) as endpoint:
         yield endpoint
 
@@ -45,6 +55,8 @@ def wsman_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WsmanEn
 def wsman_tls_endpoint(
     tmp_path_factory: pytest.TempPathFactory, wsman_tls: TlsMaterial
 ) -> Iterator[WsmanEndpoint]:
+    from tests.winrm.endpoint import WsmanEndpoint
+
     with WsmanEndpoint(tls=wsman_tls, workdir=tmp_path_factory.mktemp("wsman-https")) as endpoint:
         yield endpoint
 
@@ -82,6 +94,8 @@ def wsman_tls_host(wsman_tls_endpoint: WsmanEndpoint) -> Iterator[HostFactory]:
 @pytest.fixture
 def make_wsman_endpoint(tmp_path: Path) -> Iterator[Callable[..., WsmanEndpoint]]:
     """``make_wsman_endpoint(**WsmanEndpoint kwargs)``: a started endpoint for this test."""
+    from tests.winrm.endpoint import WsmanEndpoint
+
     made: list[WsmanEndpoint] = []
 
     def make(**kwargs: Any) -> WsmanEndpoint:
