@@ -6,4 +6,4 @@ import os
 
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
-pytest_plugins = ["tests.lab.fixtures", "tests.golden_plugin"]
+pytest_plugins = ["tests.lab.fixtures", "tests.golden_plugin", "tests.winrm.fixtures"]
