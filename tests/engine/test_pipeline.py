@@ -212,3 +212,23 @@ async def test_cancel_keeps_finished_hosts_and_marks_the_rest(
     assert results[0].outcome is HostOutcome.UNSUPPORTED
     assert {r.outcome for r in results[1:]} == {HostOutcome.CANCELLED}
     assert [r.host for r in seen] == ["quick", "slow0", "slow1", "slow2"]
+
+
+async def test_a_scan_cut_short_is_a_lost_connection_in_the_step_it_was_in(
+    client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    """Output, then the channel closes without an exit status (sshd gone): connection_lost,
+    with the step derived from the sections begun, never a parse error. A complete exit
+    status with garbled output stays a parse error (test above)."""
+    cut = _framed("ID=debian").split("@@FP@@ BEGIN family")[0] + "@@FP@@ BEGIN apt.installed\n"
+    handle = await start_server(client_key=client_key[0], respond=lambda c, i: (cut, "", None))
+    try:
+        result = await scan_host(host_for(handle.port, client_key[1]), context([handle], tmp_path))
+    finally:
+        await handle.close()
+    assert result.outcome is HostOutcome.FAILED
+    assert result.failure is not None
+    assert (result.failure.kind, result.failure.step) == ("connection_lost", "apt.installed")
+    assert "connection lost during scan, in step 'apt.installed'" in result.failure.message
+    assert [(c.operation, c.exit_code) for c in result.commands] == [("scan", None)]
+    assert result.facts is None and result.compliance is None

@@ -39,6 +39,9 @@ FP_VARS: dict[str, str] = {
     "fp_connect_timeout": "seconds, > 0",
     "fp_command_timeout": "seconds, > 0",
     "fp_keepalive_interval": "seconds, >= 0",
+    "fp_connect_retries": "0-10: times a refused connection (or one closed before login) is "
+    "tried again",
+    "fp_connect_retry_delay": "seconds, > 0: the first wait before trying again",
 }
 _ADDRESS = ("ansible_host", "ansible_ssh_host")
 _PORT = ("ansible_port", "ansible_ssh_port")
@@ -60,6 +63,7 @@ _TIMEOUTS = {
     "fp_connect_timeout": ("connect_timeout", False),
     "fp_command_timeout": ("command_timeout", False),
     "fp_keepalive_interval": ("keepalive_interval", True),
+    "fp_connect_retry_delay": ("connect_retry_delay", False),
 }
 
 
@@ -177,6 +181,8 @@ class HostVars:
         for name, (key, zero_ok) in _TIMEOUTS.items():
             if (var := self.merged.get(name)) is not None:
                 settings[key] = self._seconds(name, var, zero_ok=zero_ok)
+        if (var := self.merged.get("fp_connect_retries")) is not None:
+            settings["connect_retries"] = self._int("fp_connect_retries", var, low=0, high=10)
         jump = self._jump_host()
         if jump is not None:
             settings["jump_host"] = jump

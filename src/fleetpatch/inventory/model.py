@@ -34,8 +34,14 @@ class ConnectionSettings(BaseModel):
     sudo: bool = False
     sudo_password_env: str | None = None
     connect_timeout: float = Field(default=15.0, gt=0)
+    connect_retries: int = Field(default=4, ge=0, le=10)
+    """a refused connection, or one closed before login, is tried again this many times"""
+    connect_retry_delay: float = Field(default=1.0, gt=0, le=60)
+    """the first wait before trying again; it doubles each time (with jitter)"""
     command_timeout: float = Field(default=600.0, gt=0)
-    keepalive_interval: float = Field(default=15.0, ge=0)
+    keepalive_interval: float = Field(default=10.0, ge=0)
+    """an open connection whose server answers no keepalive for 4 intervals is lost"""
+
 
 
 class Host(BaseModel):
