@@ -37,6 +37,8 @@ class ConnectionLog:
     opened: int = 0
     authenticated: int = 0
     closed: int = 0
+    live: list[asyncssh.SSHServerConnection] = field(default_factory=list)
+    """the server side of each connection accepted (a test may abort one)"""
 
 
 @dataclass
@@ -63,6 +65,7 @@ class _Server(asyncssh.SSHServer):
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._log.opened += 1
+        self._log.live.append(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._log.closed += 1

@@ -321,3 +321,22 @@ async def test_a_connection_that_dies_mid_command_is_lost_with_the_reason_and_ou
     finally:
         await handle.close()
     assert caught.value.stdout == "begun\n"
+
+
+async def test_a_connection_that_died_while_idle_is_lost_at_the_next_command(
+    server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    """Between two commands of one host run (a scan, then an install), not a refused
+    channel: the connection is gone, the next command never started."""
+    connector = SshConnector(
+        HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),))
+    )
+    session = await connector.connect(make_host(server.port, client_key[1]))
+    assert (await session.run("echo one", timeout=10)).stdout == "one\n"
+    server.connections.live[0].abort()
+    await _until(lambda: server.connections.closed == 1)
+    await asyncio.sleep(0.1)
+    with pytest.raises(ConnectionLost, match="closed or reset") as caught:
+        await session.run("echo two", timeout=10)
+    assert caught.value.stdout == ""
+    await session.close()

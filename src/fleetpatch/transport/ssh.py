@@ -352,8 +352,9 @@ class SshSession:
             CommandTimeout: ran past ``timeout``; carries the output received so far.
             ConnectionLost: the connection dropped (network cut, host gone, keepalives
                 unanswered) or the channel closed without an exit status (sshd killed);
-                carries the output received so far.
-            ConnectError: no session channel could be opened.
+                carries the output received so far; also when the connection died while
+                idle, before the command could start.
+            ConnectError: the server refused a session channel.
         """
         started = time.monotonic()
         try:
@@ -374,7 +375,7 @@ class SshSession:
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
             raise lost_connection(exc, "", "") from None
         except asyncssh.ChannelOpenError as exc:
-            raise ConnectError(f"could not open a session channel: {exc.reason}") from None
+            raise self._channel_refused(exc) from None
         if result.exit_status is None and result.exit_signal is None:
             raise lost_connection(self._client.lost, _text(result.stdout), _text(result.stderr))
         return CommandResult(
@@ -427,7 +428,7 @@ class SshSession:
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
             raise lost_connection(exc, "".join(out), "".join(err)) from None
         except asyncssh.ChannelOpenError as exc:
-            raise ConnectError(f"could not open a session channel: {exc.reason}") from None
+            raise self._channel_refused(exc) from None
         if completed.exit_status is None and completed.exit_signal is None:
             raise lost_connection(self._client.lost, "".join(out), "".join(err))
         return CommandResult(
@@ -444,16 +445,22 @@ class SshSession:
         ``on_stdout`` also gets stdout as it arrives.
 
         Raises:
-            ConnectError: no session channel could be opened.
+            ConnectError: the server refused a session channel.
             ConnectionLost: the connection is gone.
         """
         try:
             process = await self._conn.create_process(command, errors="replace")
         except asyncssh.ChannelOpenError as exc:
-            raise ConnectError(f"could not open a session channel: {exc.reason}") from None
+            raise self._channel_refused(exc) from None
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
             raise lost_connection(exc, "", "") from None
         return SshProcess(process, lambda: self._client.lost, on_stdout=on_stdout)
+
+    def _channel_refused(self, exc: asyncssh.ChannelOpenError) -> ConnectError:
+        """No session channel: the connection died while idle (lost), or the server said no."""
+        if self._client.lost is not None or self._conn.is_closed():
+            return lost_connection(self._client.lost or exc, "", "")
+        return ConnectError(f"could not open a session channel: {exc.reason}")
 
     async def close(self) -> None:
         self._conn.close()
