@@ -54,11 +54,21 @@ class ConnectionLost(ConnectError):
 
     kind = "connection_lost"
 
-    def __init__(self, message: str, *, stdout: str = "", stderr: str = "", step: str = ""):
+    def __init__(
+        self,
+        message: str,
+        *,
+        stdout: str = "",
+        stderr: str = "",
+        step: str = "",
+        reason: str = "",
+    ):
         super().__init__(message)
         self.stdout = stdout
         self.stderr = stderr
         self.step = step
+        self.reason = reason or message
+        """why the connection was lost, without saying what ran (the message may add that)"""
 
 
 class AuthError(HostError):

@@ -54,6 +54,16 @@ def test_missing_key_file(tmp_path: Path, store: Path) -> None:
     assert_bad_input(proc, store, "inv.yaml:2", "keys/nope", "does not exist")
 
 
+@pytest.mark.parametrize("command", [["scan"], ["inventory", "list"]])
+def test_a_connection_value_outside_its_grammar(
+    tmp_path: Path, store: Path, command: list[str]
+) -> None:
+    inv = write(tmp_path, "hosts.ini", "[web]\nweb-1 ansible_user='-oProxyCommand=x'\n")
+    proc = fleetpatch([*command, "-i", inv], store=store)
+    assert_bad_input(proc, store, "hosts.ini:2", "ansible_user", "starts with '-'")
+    assert "Traceback" not in proc.stderr
+
+
 def test_target_matching_nothing(tmp_path: Path, store: Path) -> None:
     inv = write(tmp_path, "inv.yaml", "hosts:\n  web-1: {tags: {Env: prod}}\n")
     proc = fleetpatch(["scan", "-i", inv, "--target", "tag:Env=nope"], store=store)

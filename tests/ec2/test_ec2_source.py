@@ -404,3 +404,82 @@ def test_cached_answers_need_no_credentials(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     assert len(load_inventory([path]).hosts) == count
+
+
+@pytest.mark.parametrize(
+    ("tags", "settings", "fragment"),
+    [
+        pytest.param(
+            {"Owner": "ad min"},
+            "users: { tag: Owner }",
+            "user: expected a login name (name, DOMAIN\\name or name@domain): it contains "
+            "whitespace, got 'ad min'",
+            id="user-from-a-tag",
+        ),
+        pytest.param(
+            {"Addr": "-oProxyCommand=x"},
+            "address: [tag:Addr, private-ip-address]",
+            "address: expected an address (a DNS name, an IPv4 or an IPv6 address): it starts "
+            "with '-'",
+            id="address-from-a-tag",
+        ),
+    ],
+)
+def test_a_discovered_value_outside_its_grammar_is_an_input_error(
+    write_inventory: WriteInventory,
+    fleet: Fleet,
+    tags: dict[str, str],
+    settings: str,
+    fragment: str,
+) -> None:
+    """Tags are written by whoever may tag instances: a tag that becomes a login user or an
+    address is checked like a value written in the file."""
+    case = "-".join(tags)
+    client = fleet.client("sa-east-1")
+    started = client.run_instances(
+        ImageId=fleet.linux_ami,
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [{"Key": "FpGrammar", "Value": case}]
+                + [{"Key": k, "Value": v} for k, v in tags.items()],
+            }
+        ],
+    )
+    instance_id = started["Instances"][0]["InstanceId"]
+    path = write_inventory(
+        f"""
+        sources:
+          - kind: ec2
+            regions: [sa-east-1]
+            endpoint_url: {{endpoint}}
+            include_tags: {{ FpGrammar: {case} }}
+            {settings}
+        """
+    )
+    with pytest.raises(InputError) as caught:
+        load_inventory([path])
+    error = caught.value
+    assert (error.path, error.location) == (str(path), "2")
+    assert f"discovered instance {instance_id}: {fragment}" in str(error)
+
+
+def test_a_user_written_for_discovered_instances_is_checked_where_it_is_written(
+    write_inventory: WriteInventory,
+) -> None:
+    path = write_inventory(
+        """
+        sources:
+          - kind: ec2
+            regions: [eu-west-1]
+            endpoint_url: {endpoint}
+            users:
+              default: 'ec2 user'
+        """
+    )
+    with pytest.raises(InputError) as caught:
+        load_inventory([path])
+    assert caught.value.location == "6"
+    assert "users.default: expected a login name" in str(caught.value)

@@ -2,7 +2,7 @@
 
 It runs each command it receives with the local ``/bin/sh`` (stdin included), so a scan sent to
 it is a real scan of the machine running the tests. ``behaviour`` lets a test make it hang or
-drop the connection.
+drop the connection mid-command.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class ConnectionLog:
     opened: int = 0
     authenticated: int = 0
     closed: int = 0
+    live: list[asyncssh.SSHServerConnection] = field(default_factory=list)
+    """the server side of each connection accepted (a test may abort one)"""
 
 
 @dataclass
@@ -63,6 +65,7 @@ class _Server(asyncssh.SSHServer):
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._log.opened += 1
+        self._log.live.append(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._log.closed += 1
@@ -93,11 +96,15 @@ async def start_server(
     behaviour: str = "exec",
     host_key: asyncssh.SSHKey | None = None,
     delay: float = 0.0,
-    respond: Callable[[str, str], tuple[str, str, int]] | None = None,
+    respond: Callable[[str, str], tuple[str, str, int | None]] | None = None,
     gauge: Gauge | None = None,
 ) -> ServerHandle:
     """Start a server; ``behaviour`` is ``exec`` (run with sh), ``hang`` (never answer) or
-    ``drop`` (close the connection when a command arrives)."""
+    ``drop`` (print ``begun``, then abort the connection: the host went away mid-command) or
+    ``live`` (run with sh, stdin and output relayed as they come: for dialogues).
+    ``respond(command, stdin)`` answers instead of sh: (stdout, stderr, exit status); an exit
+    status of None closes the channel after the output without sending one (what a client
+    sees when sshd dies mid-command)."""
     key = host_key or asyncssh.generate_private_key("ssh-ed25519")
     commands: list[str] = []
     log = ConnectionLog()
@@ -108,7 +115,13 @@ async def start_server(
         if behaviour == "hang":
             await asyncio.sleep(3600)
         if behaviour == "drop":
+            process.stdout.write("begun\n")
+            await process.stdout.drain()
+            await asyncio.sleep(0.2)
             process.channel.get_connection().abort()
+            return
+        if behaviour == "live":
+            await _run_live(process, command)
             return
         data = await process.stdin.read()
         if gauge is not None:
@@ -120,7 +133,11 @@ async def start_server(
                 out_text, err_text, rc = respond(command, data)
                 process.stdout.write(out_text)
                 process.stderr.write(err_text)
-                process.exit(rc)
+                if rc is None:
+                    await process.stdout.drain()
+                    process.channel.close()
+                else:
+                    process.exit(rc)
                 return
         finally:
             if gauge is not None:
@@ -157,6 +174,43 @@ async def start_server(
     )
     port = server.sockets[0].getsockname()[1]
     return ServerHandle(server=server, port=port, host_key=key, commands=commands, connections=log)
+
+
+async def _run_live(process: asyncssh.SSHServerProcess[str], command: str) -> None:
+    local = await asyncio.create_subprocess_shell(
+        command,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert local.stdin is not None and local.stdout is not None and local.stderr is not None
+    sink = local.stdin
+
+    async def feed() -> None:
+        try:
+            while data := await process.stdin.read(4096):
+                sink.write(data.encode())
+                await sink.drain()
+        except (BrokenPipeError, ConnectionResetError, asyncssh.Error):
+            pass
+        finally:
+            sink.close()
+
+    async def relay(source: asyncio.StreamReader, target: asyncssh.SSHWriter[str]) -> None:
+        while data := await source.read(4096):
+            target.write(data.decode("utf-8", "replace"))
+
+    feeding = asyncio.ensure_future(feed())
+    try:
+        await asyncio.gather(
+            relay(local.stdout, process.stdout), relay(local.stderr, process.stderr)
+        )
+        process.exit(await local.wait())
+    finally:
+        feeding.cancel()
+        if local.returncode is None:  # the client went away: leave nothing running
+            local.kill()
+            await local.wait()
 
 
 def write_client_key(directory: Path) -> tuple[asyncssh.SSHKey, Path]:

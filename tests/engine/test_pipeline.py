@@ -19,9 +19,10 @@ import asyncssh
 import pytest
 
 from fleetpatch.baseline import default_baseline_for
-from fleetpatch.engine.pipeline import ScanContext, scan_host
+from fleetpatch.engine.pipeline import ScanContext, _Trace, scan_host
 from fleetpatch.engine.runner import run_hosts
 from fleetpatch.engine.scan_run import scan_hosts
+from fleetpatch.errors import ConnectionLost
 from fleetpatch.inventory.model import ConnectionSettings, Host
 from fleetpatch.platforms.render import scan_script
 from fleetpatch.results import HostOutcome, HostResult
@@ -212,3 +213,54 @@ async def test_cancel_keeps_finished_hosts_and_marks_the_rest(
     assert results[0].outcome is HostOutcome.UNSUPPORTED
     assert {r.outcome for r in results[1:]} == {HostOutcome.CANCELLED}
     assert [r.host for r in seen] == ["quick", "slow0", "slow1", "slow2"]
+
+
+async def test_a_scan_cut_short_is_a_lost_connection_in_the_step_it_was_in(
+    client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    """Output, then the channel closes without an exit status (sshd gone): connection_lost,
+    with the step derived from the sections begun, never a parse error. A complete exit
+    status with garbled output stays a parse error (test above)."""
+    cut = _framed("ID=debian").split("@@FP@@ BEGIN family")[0] + "@@FP@@ BEGIN apt.installed\n"
+    handle = await start_server(client_key=client_key[0], respond=lambda c, i: (cut, "", None))
+    try:
+        result = await scan_host(host_for(handle.port, client_key[1]), context([handle], tmp_path))
+    finally:
+        await handle.close()
+    assert result.outcome is HostOutcome.FAILED
+    assert result.failure is not None
+    assert (result.failure.kind, result.failure.step) == ("connection_lost", "apt.installed")
+    assert "connection lost during scan, in step 'apt.installed'" in result.failure.message
+    assert [(c.operation, c.exit_code) for c in result.commands] == [("scan", None)]
+    assert result.facts is None and result.compliance is None
+
+
+async def test_an_install_step_cut_short_reaches_the_caller_as_connection_lost(
+    client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    """The contract engine/install.py relies on: a ConnectionLost carrying the step and the
+    partial output (to say the host may be partly upgraded), and an audit record."""
+    cut = "@@FP@@ BEGIN apt.install\nUnpacking fp-alpha (1.1-1) over (1.0-1) ...\n"
+    handle = await start_server(client_key=client_key[0], respond=lambda c, i: (cut, "", None))
+    trace = _Trace()
+    try:
+        ctx = context([handle], tmp_path)
+        host = host_for(handle.port, client_key[1])
+        session = await ctx.connector.connect(host)
+        with pytest.raises(ConnectionLost) as caught:
+            await trace.run(
+                session,
+                host,
+                "sh -s",
+                script="true\n",
+                operation="install",
+                script_digest="d",
+                timeout=10,
+            )
+        await session.close()
+    finally:
+        await handle.close()
+    assert caught.value.step == "apt.install"
+    assert caught.value.stdout == cut
+    assert str(caught.value).startswith("connection lost during install, in step 'apt.install'")
+    assert [(r.operation, r.exit_code) for r in trace.records] == [("install", None)]

@@ -11,7 +11,13 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from fleetpatch.errors import AuthError, CommandTimeout, ConnectError, HostKeyError
+from fleetpatch.errors import (
+    AuthError,
+    CommandTimeout,
+    ConnectError,
+    ConnectionLost,
+    HostKeyError,
+)
 from fleetpatch.inventory.model import ConnectionSettings, Host, JumpHost
 from fleetpatch.transport.hostkeys import HostKeyPolicy
 from fleetpatch.transport.ssh import SshConnector
@@ -152,8 +158,10 @@ async def test_unreachable_port_is_a_connect_error(tmp_path: Path) -> None:
     port = sock.getsockname()[1]
     sock.close()  # nothing listens there now
     connector = SshConnector(HostKeyPolicy(files=(known_file(tmp_path),)))
-    with pytest.raises(ConnectError, match=f"127.0.0.1:{port}"):
-        await connector.connect(make_host(port, None))
+    host = make_host(port, None, connect_retries=2, connect_retry_delay=0.01)
+    with pytest.raises(ConnectError, match=f"127.0.0.1:{port}: .*refused.*3 attempts") as caught:
+        await connector.connect(host)
+    assert "is sshd running" in str(caught.value)
 
 
 async def test_connect_timeout_on_a_silent_listener(tmp_path: Path) -> None:
@@ -274,3 +282,61 @@ async def test_close_cancels_or_closes_early_connections_never_handed_over(
         await _until(lambda: servers[1].connections.opened == servers[1].connections.closed)
         assert all(s.commands == [] for s in servers)
         assert connector._early == {}
+
+
+async def test_a_channel_closed_without_an_exit_status_is_a_lost_connection(
+    client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    """What a client sees when sshd dies mid-command: output, then the channel closes without
+    an exit status. That is a lost connection carrying the partial output, not a result."""
+    handle = await start_server(
+        client_key=client_key[0], respond=lambda c, i: ("partial\n", "err\n", None)
+    )
+    try:
+        connector = SshConnector(
+            HostKeyPolicy(files=(known_file(tmp_path, handle.known_hosts_line()),))
+        )
+        session = await connector.connect(make_host(handle.port, client_key[1]))
+        with pytest.raises(ConnectionLost, match="without an exit status") as caught:
+            await session.run("sh -s", stdin="echo partial\n", timeout=10)
+        await session.close()
+    finally:
+        await handle.close()
+    assert (caught.value.stdout, caught.value.stderr) == ("partial\n", "err\n")
+    assert caught.value.kind == "connection_lost"
+
+
+async def test_a_connection_that_dies_mid_command_is_lost_with_the_reason_and_output(
+    client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    handle = await start_server(client_key=client_key[0], behaviour="drop")
+    try:
+        connector = SshConnector(
+            HostKeyPolicy(files=(known_file(tmp_path, handle.known_hosts_line()),))
+        )
+        session = await connector.connect(make_host(handle.port, client_key[1]))
+        with pytest.raises(ConnectionLost, match="Connection lost") as caught:
+            await session.run("sh -s", stdin="echo begun\n", timeout=10)
+        await session.close()
+    finally:
+        await handle.close()
+    assert caught.value.stdout == "begun\n"
+
+
+async def test_a_connection_that_died_while_idle_is_lost_at_the_next_command(
+    server: ServerHandle, client_key: tuple[asyncssh.SSHKey, Path], tmp_path: Path
+) -> None:
+    """Between two commands of one host run (a scan, then an install), not a refused
+    channel: the connection is gone, the next command never started."""
+    connector = SshConnector(
+        HostKeyPolicy(files=(known_file(tmp_path, server.known_hosts_line()),))
+    )
+    session = await connector.connect(make_host(server.port, client_key[1]))
+    assert (await session.run("echo one", timeout=10)).stdout == "one\n"
+    server.connections.live[0].abort()
+    await _until(lambda: server.connections.closed == 1)
+    await asyncio.sleep(0.1)
+    with pytest.raises(ConnectionLost, match="closed or reset") as caught:
+        await session.run("echo two", timeout=10)
+    assert caught.value.stdout == ""
+    await session.close()

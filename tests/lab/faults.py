@@ -10,6 +10,7 @@ the ``lab_fleet`` factory (a fault changes the host), then check the host's real
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -258,3 +259,74 @@ def start_with_tmpfs(
         image=image,
         container_id=str(made.id),
     )
+
+
+def hold_command(host: LabHost, name: str) -> str:
+    """Make ``name`` (found first on PATH, ``/usr/local/bin``) wait while a flag file exists:
+    it touches ``/tmp/fp-held-NAME`` when a caller reaches it, then waits for
+    :func:`release_command`. Lets a test fault a host at a known step of a script. Returns the
+    path of the "reached" file (poll it with :func:`wait_for`)."""
+    real = must(host, f"command -v {name}").strip()
+    reached = f"/tmp/fp-held-{name}"
+    must(
+        host,
+        f"touch /tmp/fp-hold-{name}; rm -f {reached}; cat > /usr/local/bin/{name} <<'EOF'\n"
+        "#!/bin/sh\n"
+        f"if [ -e /tmp/fp-hold-{name} ]; then\n"
+        f"  touch {reached}\n"
+        f"  while [ -e /tmp/fp-hold-{name} ]; do sleep 0.2; done\n"
+        "fi\n"
+        f'exec {real} "$@"\n'
+        f"EOF\nchmod 755 /usr/local/bin/{name}",
+    )
+    return reached
+
+
+def release_command(host: LabHost, name: str) -> None:
+    """Undo :func:`hold_command`: callers waiting go on, later ones are not held."""
+    must(host, f"rm -f /tmp/fp-hold-{name} /tmp/fp-held-{name} /usr/local/bin/{name}")
+
+
+def sshd_log(host: LabHost) -> str:
+    """What the container's sshd logged so far (``sshd -D -e``: the container's log)."""
+    container = fleet.docker_client().containers.get(host.container)
+    return str(container.logs(stdout=True, stderr=True).decode("utf-8", "replace"))
+
+
+def set_sshd_option(host: LabHost, option: str, value: str) -> None:
+    """Set an sshd option in the lab's sshd config (first value wins, so it is replaced in
+    place or added to that file) and make the running sshd reload it (SIGHUP)."""
+    conf = "/etc/ssh/sshd_config.d/00-fleetpatch-lab.conf"
+    must(
+        host,
+        f"if grep -q '^{option} ' {conf}; then sed -i 's/^{option} .*/{option} {value}/' {conf}; "
+        f"else echo '{option} {value}' >> {conf}; fi; sshd -t && kill -HUP $(cat /run/sshd.pid)",
+    )
+    time.sleep(0.5)  # sshd re-executes itself on SIGHUP
+    fleet.wait_ssh(host, timeout=10)
+
+
+def enable_faillock_for_sudo(host: LabHost) -> None:
+    """pam_faillock on sudo's auth stack (as RHEL's authselect ``with-faillock`` sets it up):
+    every failed password counts, ``faillock --user NAME`` lists them. ``deny`` is high so that
+    tests never lock the user out."""
+    must(
+        host,
+        "cat > /etc/pam.d/sudo <<'EOF'\n"
+        "#%PAM-1.0\n"
+        "session    required   pam_limits.so\n"
+        "auth required pam_faillock.so preauth deny=100\n"
+        "auth [success=1 default=bad] pam_unix.so\n"
+        "auth [default=die] pam_faillock.so authfail deny=100\n"
+        "auth sufficient pam_faillock.so authsucc deny=100\n"
+        "auth required pam_deny.so\n"
+        "@include common-account\n"
+        "@include common-session-noninteractive\n"
+        "EOF",
+    )
+
+
+def faillock_failures(host: LabHost, user: str) -> int:
+    """How many failed authentications pam_faillock holds for ``user`` (its own view)."""
+    out = must(host, f"faillock --user {user}")
+    return sum(1 for line in out.splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line))

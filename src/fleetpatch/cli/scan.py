@@ -102,6 +102,16 @@ def scan(
         float | None,
         typer.Option("--command-timeout", min=0.1, help="Seconds; overrides the inventory."),
     ] = None,
+    connect_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--connect-retries",
+            min=0,
+            max=10,
+            help="Times a refused connection (or one closed before login) is tried again, "
+            "with growing waits; 0 fails at once. Overrides the inventory (default 4).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every non-compliant patch.")
@@ -124,6 +134,8 @@ def scan(
       fleetpatch scan -i hosts.ini -t group:db --baseline baselines/db.yaml --save-facts facts/
 
       fleetpatch scan -i inventory/prod.yaml --refresh --max-metadata-age 1d
+
+      fleetpatch scan -i inventory/lab.yaml --connect-retries 0 --connect-timeout 5
     """
     if output_format not in ("table", "json"):
         raise typer.BadParameter("--format must be table or json")
@@ -140,7 +152,12 @@ def scan(
         with input_errors():
             inv = load_inventory(inventory, refresh_inventory=refresh_inventory)
             hosts = [
-                with_timeouts(h, connect=connect_timeout, command=command_timeout)
+                with_timeouts(
+                    h,
+                    connect=connect_timeout,
+                    command=command_timeout,
+                    connect_retries=connect_retries,
+                )
                 for h in select_hosts(inv, target or [])
             ]
             choose = _baseline_choice(baseline, patch_groups) if baseline or patch_groups else None

@@ -35,13 +35,22 @@ def new_connector(inv: Inventory, *, accept_new_host_keys: bool) -> SshConnector
     return SshConnector(host_key_policy(inv, accept_new=accept_new_host_keys))
 
 
-def with_timeouts(host: Host, *, connect: float | None, command: float | None) -> Host:
-    """``host`` with its connect and command timeouts replaced where given."""
+def with_timeouts(
+    host: Host,
+    *,
+    connect: float | None,
+    command: float | None,
+    connect_retries: int | None = None,
+) -> Host:
+    """``host`` with its connect and command timeouts (and connection retries) replaced where
+    given."""
     updates: dict[str, float] = {}
     if connect:
         updates["connect_timeout"] = connect
     if command:
         updates["command_timeout"] = command
+    if connect_retries is not None:
+        updates["connect_retries"] = connect_retries
     if not updates:
         return host
     return host.model_copy(update={"connection": host.connection.model_copy(update=updates)})

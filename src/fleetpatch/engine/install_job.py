@@ -24,7 +24,7 @@ from fleetpatch.platforms.framing import last_step
 from fleetpatch.platforms.installers import FamilyInstaller, InstallOutcome
 from fleetpatch.platforms.locks import lock_timed_out, lock_wait
 from fleetpatch.results import PlannedPackage
-from fleetpatch.transport.base import CommandResult, Session
+from fleetpatch.transport.base import CommandResult, RemoteProcess, Session
 
 if TYPE_CHECKING:
     from fleetpatch.engine.install import _HostRun
@@ -52,6 +52,13 @@ class _StreamingSession:
             command, on_stdout=self._on_stdout, stdin=stdin, timeout=timeout
         )
         return streamed
+
+    async def start(
+        self, command: str, *, on_stdout: Callable[[str], None] | None = None
+    ) -> RemoteProcess:
+        """The sudo-with-password path (:mod:`fleetpatch.transport.sudo`): its stdout is the
+        script's own, streamed the same way."""
+        return await self._session.start(command, on_stdout=on_stdout or self._on_stdout)
 
     async def close(self) -> None:
         await self._session.close()

@@ -16,15 +16,16 @@ from typing import Protocol
 
 from fleetpatch.baseline.evaluate import apply_install_outcome, evaluate_baseline
 from fleetpatch.baseline.model import Baseline
-from fleetpatch.errors import CommandTimeout, HostError, InputError, UnsupportedPlatform
+from fleetpatch.errors import ConnectionLost, HostError, InputError, UnsupportedPlatform
 from fleetpatch.facts import HostFacts, OsInfo
 from fleetpatch.inventory.model import Host
 from fleetpatch.knowledge import DEFAULT_MAX_METADATA_AGE, host_max_age, knowledge_failure
 from fleetpatch.memo import RunMemo
+from fleetpatch.platforms.framing import last_step
 from fleetpatch.platforms.scan import parse_scan_output
 from fleetpatch.results import CommandRecord, HostFailure, HostOutcome, HostResult
 from fleetpatch.transport.base import CommandResult, Session
-from fleetpatch.transport.sudo import check_sudo, privileged
+from fleetpatch.transport.sudo import check_sudo, run_privileged
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,16 @@ class _Trace:
         script_digest: str,
         timeout: float,
     ) -> CommandResult:
-        wrapped, prefix = privileged(command, host)
+        """Run ``command`` (reading ``script``) with the host's privileges, and record it.
+
+        Raises:
+            HostError: as :func:`run_privileged` and :func:`check_sudo`; a ConnectionLost
+                names the operation and the step the script was in.
+        """
         started = utcnow()
         try:
-            result = await session.run(wrapped, stdin=prefix + script, timeout=timeout)
-        except CommandTimeout:
+            result = await run_privileged(session, host, command, script, timeout=timeout)
+        except HostError as exc:
             self.records.append(
                 CommandRecord(
                     operation=operation,
@@ -111,6 +117,8 @@ class _Trace:
                     duration=(utcnow() - started).total_seconds(),
                 )
             )
+            if isinstance(exc, ConnectionLost):
+                raise lost_in_step(exc, operation) from None
             raise
         self.records.append(
             CommandRecord(
@@ -123,6 +131,19 @@ class _Trace:
         )
         check_sudo(result, host)
         return result
+
+
+def lost_in_step(exc: ConnectionLost, operation: str) -> ConnectionLost:
+    """``exc`` with the step the script was in (from its partial framed output) and a message
+    that names the operation and the step."""
+    step = exc.step or last_step(exc.stdout) or "start"
+    return ConnectionLost(
+        f"connection lost during {operation}, in step {step!r}: {exc.reason}",
+        stdout=exc.stdout,
+        stderr=exc.stderr,
+        step=step,
+        reason=exc.reason,
+    )
 
 
 async def collect_facts(
@@ -186,7 +207,10 @@ async def scan_host(host: Host, ctx: ScanContext) -> HostResult:
     except UnsupportedPlatform as exc:
         return _failed(host, started, trace, HostOutcome.UNSUPPORTED, exc.kind, str(exc), facts)
     except HostError as exc:
-        return _failed(host, started, trace, HostOutcome.FAILED, exc.kind, str(exc), facts)
+        step = exc.step if isinstance(exc, ConnectionLost) else ""
+        return _failed(
+            host, started, trace, HostOutcome.FAILED, exc.kind, str(exc), facts, step=step
+        )
     except Exception as exc:  # a bug must never sink the other hosts
         log.exception("internal error while scanning %s", host.name)
         message = f"internal error: {type(exc).__name__}: {exc}"
@@ -201,12 +225,14 @@ def _failed(
     kind: str,
     message: str,
     facts: HostFacts | None,
+    *,
+    step: str = "",
 ) -> HostResult:
     return HostResult(
         host=host.name,
         address=host.address,
         outcome=outcome,
-        failure=HostFailure(kind=kind, message=message),
+        failure=HostFailure(kind=kind, message=message, step=step),
         patch_group=host.patch_group,
         facts=facts,
         commands=tuple(trace.records),

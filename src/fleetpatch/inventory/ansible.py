@@ -78,12 +78,14 @@ def resolve_ansible(doc: AnsibleDoc, base_dir: Path) -> LoadedFile:
     warnings: dict[str, None] = {}
     hosts = []
     for host in doc.hosts.values():
-        validate_host_name(host.name, partial(_fail_at, doc.source, host.line))
+        validate_host_name(host.name, partial(_fail_at, doc.source, host.line, ""))
         member_of = memberships.get(host.name, frozenset()) | {"all"}
         ordered = sorted(member_of, key=lambda g: (depths[g], g))
         levels = [doc.groups[g].vars for g in ordered if g in doc.groups]
         resolved = HostVars(doc.source, base_dir, [*levels, host.vars], warnings).to_host(
-            host.name, groups=member_of - set(_IMPLICIT)
+            host.name,
+            groups=member_of - set(_IMPLICIT),
+            fail=partial(_fail_at, doc.source, host.line, f"host {host.name!r}: "),
         )
         if resolved is not None:
             hosts.append(resolved)
@@ -100,8 +102,8 @@ def resolve_ansible(doc: AnsibleDoc, base_dir: Path) -> LoadedFile:
     )
 
 
-def _fail_at(source: str, line: int, message: str) -> InputError:
-    return InputError(message, path=source, location=str(line))
+def _fail_at(source: str, line: int, prefix: str, message: str) -> InputError:
+    return InputError(prefix + message, path=source, location=str(line))
 
 
 def _check_fp_vars(doc: AnsibleDoc) -> None:

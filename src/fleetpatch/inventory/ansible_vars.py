@@ -8,7 +8,7 @@ both are accepted. Every conversion error names the file and the line that set t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,12 @@ from pydantic import ValidationError
 
 from fleetpatch.errors import InputError
 from fleetpatch.inventory.ansible_doc import Var
+from fleetpatch.inventory.grammar import (
+    ADDRESS_EXPECTED,
+    USER_EXPECTED,
+    address_problem,
+    login_user_problem,
+)
 from fleetpatch.inventory.model import Host, JumpHost
 from fleetpatch.inventory.resolve import (
     Layer,
@@ -39,6 +45,9 @@ FP_VARS: dict[str, str] = {
     "fp_connect_timeout": "seconds, > 0",
     "fp_command_timeout": "seconds, > 0",
     "fp_keepalive_interval": "seconds, >= 0",
+    "fp_connect_retries": "0-10: times a refused connection (or one closed before login) is "
+    "tried again",
+    "fp_connect_retry_delay": "seconds, > 0: the first wait before trying again",
 }
 _ADDRESS = ("ansible_host", "ansible_ssh_host")
 _PORT = ("ansible_port", "ansible_ssh_port")
@@ -60,6 +69,7 @@ _TIMEOUTS = {
     "fp_connect_timeout": ("connect_timeout", False),
     "fp_command_timeout": ("command_timeout", False),
     "fp_keepalive_interval": ("keepalive_interval", True),
+    "fp_connect_retry_delay": ("connect_retry_delay", False),
 }
 
 
@@ -81,6 +91,10 @@ def parse_jump_spec(text: str) -> JumpHost:
         raise ValueError(f"no host in jump host {text!r}")
     if port_text and not (port_text.isdigit() and 1 <= int(port_text) <= 65535):
         raise ValueError(f"bad port {port_text!r} in jump host {text!r}")
+    if problem := address_problem(address):
+        raise ValueError(f"bad host {address!r} in jump host {text!r}: {problem}")
+    if user and (problem := login_user_problem(user)):
+        raise ValueError(f"bad user {user!r} in jump host {text!r}: {problem}")
     return JumpHost(address=address, port=int(port_text or 22), user=user or None)
 
 
@@ -104,23 +118,27 @@ class HostVars:
             if "fp_tags" in level:
                 self.tag_levels.append(level["fp_tags"])
 
-    def to_host(self, name: str, *, groups: Iterable[str]) -> Host | None:
-        """The resolved host, or None (with a warning) if its connection type is unsupported."""
+    def to_host(
+        self, name: str, *, groups: Iterable[str], fail: Callable[[str], InputError]
+    ) -> Host | None:
+        """The resolved host, or None (with a warning) if its connection type is unsupported.
+        ``fail`` makes the error for a problem of the host itself (e.g. its name, used as its
+        address); a bad variable is reported at the line that set it."""
         self._warn_secrets()
         transport = self._transport(name)
         if transport is None:
             return None
         fields: dict[str, Any] = {"transport": transport}
         if found := self._first(_ADDRESS):
-            fields["address"] = self._text(*found)
+            fields["address"] = self._checked(*found, address_problem, ADDRESS_EXPECTED)
         if found := self._first(_PORT):
             fields["port"] = self._int(*found, low=1, high=65535)
         if found := self._first(_USER):
-            fields["user"] = self._text(*found)
+            fields["user"] = self._checked(*found, login_user_problem, USER_EXPECTED)
         layer = Layer(
             fields=fields, connection=self._connection(), tags=self._tags(), facts=self._facts()
         )
-        return build_host(name, layer, groups=groups, source=self.source)
+        return build_host(name, layer, groups=groups, source=self.source, fail=fail)
 
     def known_hosts(self) -> str | None:
         """``fp_known_hosts``, absolute, if set."""
@@ -177,6 +195,8 @@ class HostVars:
         for name, (key, zero_ok) in _TIMEOUTS.items():
             if (var := self.merged.get(name)) is not None:
                 settings[key] = self._seconds(name, var, zero_ok=zero_ok)
+        if (var := self.merged.get("fp_connect_retries")) is not None:
+            settings["connect_retries"] = self._int("fp_connect_retries", var, low=0, high=10)
         jump = self._jump_host()
         if jump is not None:
             settings["jump_host"] = jump
@@ -190,7 +210,10 @@ class HostVars:
             except ValidationError as exc:
                 problem = exc.errors()[0]
                 where = ".".join(str(p) for p in problem["loc"])
-                raise self._fail(var, f"fp_jump_host.{where}: {problem['msg']}") from None
+                what = problem.get("ctx", {}).get("error", problem["msg"])
+                raise self._fail(
+                    var, f"fp_jump_host.{where}: {what}, got {problem['input']!r}"
+                ) from None
             if jump.key_file is not None:
                 key_file = self._key_file("fp_jump_host.key_file", var, raw=jump.key_file)
                 jump = jump.model_copy(update={"key_file": key_file})
@@ -285,6 +308,15 @@ class HostVars:
         if value is None or isinstance(value, bool | dict | list):
             raise self._fail(var, f"{name}: expected a string, got {value!r}")
         return str(value)
+
+    def _checked(
+        self, name: str, var: Var, problem_of: Callable[[str], str | None], expected: str
+    ) -> str:
+        value = self._text(name, var)
+        problem = problem_of(value)
+        if problem:
+            raise self._fail(var, f"{name}: {expected}: {problem}, got {value!r}")
+        return value
 
     def _int(self, name: str, var: Var, *, low: int, high: int) -> int:
         text = var.value if isinstance(var.value, int) else self._text(name, var).strip()

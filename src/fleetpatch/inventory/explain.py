@@ -93,6 +93,8 @@ _BOUNDS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
 def _expected(kind: str, err: ErrorDetails, info: FieldInfo | None) -> str:
+    if kind == "value_error":  # our own validators say what they expected
+        return str(err.get("ctx", {}).get("error", err["msg"]))
     if kind == "literal_error":
         return f"expected one of {err.get('ctx', {}).get('expected', '?')}"
     if kind in _NUMERIC or kind in _BOUNDS:

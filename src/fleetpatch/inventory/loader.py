@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from fleetpatch.errors import InputError
 from fleetpatch.inventory.ansible_ini import sniff_ini
 from fleetpatch.inventory.ansible_yaml import looks_like_ansible_yaml
-from fleetpatch.inventory.explain import explain_validation_error
+from fleetpatch.inventory.explain import explain_validation_error, format_key_path
 from fleetpatch.inventory.groups import find_cycle, group_depths, host_memberships
 from fleetpatch.inventory.model import Inventory
 from fleetpatch.inventory.resolve import (
@@ -130,7 +130,15 @@ def load_fleetpatch_yaml(
             overrides.append(StaticOverride(name, instance_id, merge_layers(own), member_of, line))
             continue
         merged = merge_layers([defaults, *own])
-        resolved.append(build_host(name, merged, groups=member_of, source=doc.source))
+        resolved.append(
+            build_host(
+                name,
+                merged,
+                groups=member_of,
+                source=doc.source,
+                fail=partial(_host_fail, doc, name),
+            )
+        )
     host_lines = {host.name: doc.line_of(("hosts", host.name)) for host in resolved}
     warnings: tuple[str, ...] = ()
     if spec.sources:
@@ -203,6 +211,11 @@ def _check_groups(
 
 def _fail_at(doc: PositionedYaml, loc: tuple[str, ...], message: str) -> InputError:
     return doc.error(message, loc)
+
+
+def _host_fail(doc: PositionedYaml, name: str, message: str) -> InputError:
+    """A problem of the resolved host ``name`` (``message`` starts with the setting's key)."""
+    return doc.error(f"{format_key_path(('hosts', name))}.{message}", ("hosts", name))
 
 
 def _known(name: str, known: Mapping[str, Any], what: str) -> str:

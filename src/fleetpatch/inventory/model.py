@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from fleetpatch.inventory.grammar import check_address, check_login_user
 
 PATCH_GROUP_KEYS = ("Patch Group", "PatchGroup")
+
+Address = Annotated[str, AfterValidator(check_address)]
+"""A DNS name, an IPv4 or an IPv6 address (:mod:`fleetpatch.inventory.grammar`)."""
+LoginUser = Annotated[str, AfterValidator(check_login_user)]
+"""A POSIX login name, ``DOMAIN\\name`` or ``name@domain``."""
 
 
 class JumpHost(BaseModel):
@@ -14,9 +21,9 @@ class JumpHost(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    address: str
+    address: Address
     port: int = Field(default=22, ge=1, le=65535)
-    user: str | None = None
+    user: LoginUser | None = None
     key_file: str | None = None
 
 
@@ -34,8 +41,13 @@ class ConnectionSettings(BaseModel):
     sudo: bool = False
     sudo_password_env: str | None = None
     connect_timeout: float = Field(default=15.0, gt=0)
+    connect_retries: int = Field(default=4, ge=0, le=10)
+    """a refused connection, or one closed before login, is tried again this many times"""
+    connect_retry_delay: float = Field(default=1.0, gt=0, le=60)
+    """the first wait before trying again; it doubles each time (with jitter)"""
     command_timeout: float = Field(default=600.0, gt=0)
-    keepalive_interval: float = Field(default=15.0, ge=0)
+    keepalive_interval: float = Field(default=10.0, ge=0)
+    """an open connection whose server answers no keepalive for 4 intervals is lost"""
 
 
 class Host(BaseModel):
@@ -44,9 +56,9 @@ class Host(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    address: str
+    address: Address
     port: int = Field(default=22, ge=1, le=65535)
-    user: str | None = None
+    user: LoginUser | None = None
     transport: Literal["ssh", "winrm"] = "ssh"
     connection: ConnectionSettings = ConnectionSettings()
     groups: tuple[str, ...] = ()

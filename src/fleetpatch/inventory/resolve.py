@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from fleetpatch.errors import InputError
 from fleetpatch.inventory.model import ConnectionSettings, Host, Inventory
 
@@ -53,20 +55,44 @@ def merge_layers(layers: Iterable[Layer]) -> Layer:
     return Layer(fields=fields, connection=connection, tags=tags, facts=facts)
 
 
-def build_host(name: str, merged: Layer, *, groups: Iterable[str], source: str) -> Host:
-    """A resolved host; its address defaults to its name."""
-    return Host(
-        name=name,
-        address=merged.fields.get("address") or name,
-        port=merged.fields.get("port", 22),
-        user=merged.fields.get("user"),
-        transport=merged.fields.get("transport", "ssh"),
-        connection=ConnectionSettings(**merged.connection),
-        groups=tuple(sorted(groups)),
-        tags=dict(merged.tags),
-        facts=dict(merged.facts),
-        source=source,
-    )
+def build_host(
+    name: str,
+    merged: Layer,
+    *,
+    groups: Iterable[str],
+    source: str,
+    fail: Callable[[str], InputError],
+) -> Host:
+    """A resolved host; its address defaults to its name.
+
+    Raises:
+        InputError: ``fail(message)`` for a value the host model rejects: an address or a
+            user outside their grammar (:mod:`fleetpatch.inventory.grammar`) that no earlier
+            check caught, e.g. the host's name as its address, or a value from EC2.
+    """
+    try:
+        return Host(
+            name=name,
+            address=merged.fields.get("address") or name,
+            port=merged.fields.get("port", 22),
+            user=merged.fields.get("user"),
+            transport=merged.fields.get("transport", "ssh"),
+            connection=ConnectionSettings(**merged.connection),
+            groups=tuple(sorted(groups)),
+            tags=dict(merged.tags),
+            facts=dict(merged.facts),
+            source=source,
+        )
+    except ValidationError as exc:
+        raise fail(_host_problem(exc, address_is_name="address" not in merged.fields)) from None
+
+
+def _host_problem(exc: ValidationError, *, address_is_name: bool) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err["loc"])
+    what = str(err.get("ctx", {}).get("error", err["msg"]))
+    note = " (a host without 'address' is reached by its name)" if where == "address" else ""
+    return f"{where}: {what}, got {err['input']!r}" + (note if address_is_name else "")
 
 
 def resolve_path(raw: str, base_dir: Path) -> str:

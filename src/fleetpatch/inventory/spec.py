@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from fleetpatch.inventory.model import ConnectionSettings
+from fleetpatch.inventory.model import Address, ConnectionSettings, LoginUser
 
 
 class SettingsSpec(BaseModel):
@@ -19,7 +19,7 @@ class SettingsSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    user: str | None = None
+    user: LoginUser | None = None
     port: StrictInt = Field(default=22, ge=1, le=65535)
     transport: Literal["ssh", "winrm"] = "ssh"
     known_hosts: str | None = None
@@ -30,7 +30,7 @@ class SettingsSpec(BaseModel):
 class HostSpec(SettingsSpec):
     """Keys allowed under ``hosts.<name>:``."""
 
-    address: str | None = None
+    address: Address | None = None
     vars: dict[str, Any] | None = None
 
 

@@ -10,7 +10,9 @@ the first hosts' handshakes early, so they overlap what a run still prepares.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,12 +24,12 @@ from fleetpatch.errors import (
     AuthError,
     CommandTimeout,
     ConnectError,
-    ConnectionLost,
     HostKeyError,
 )
-from fleetpatch.inventory.model import Host, JumpHost
+from fleetpatch.inventory.model import ConnectionSettings, Host, JumpHost
 from fleetpatch.transport.base import CommandResult
 from fleetpatch.transport.hostkeys import HostKeyPolicy, known_hosts_label
+from fleetpatch.transport.ssh_process import SshProcess, lost_connection
 
 DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa")
 
@@ -37,6 +39,24 @@ OpenSSH offers by default; asyncssh does AES-GCM in one call per packet, while i
 chacha20-poly1305 sets up two new cipher contexts per packet: ~2 ms less controller CPU per
 scanned host (docs/benchmarks.md). A server without them negotiates the defaults as before."""
 
+KEEPALIVE_COUNT_MAX = 3
+"""Unanswered keepalives before a connection counts as lost (OpenSSH's ServerAliveCountMax):
+with the default 10 s interval a dead peer is noticed within 40 s of its last packet."""
+
+RETRY_DELAY_CAP = 10.0
+"""The longest single wait between two connection attempts, in seconds."""
+
+_RETRYABLE_ERRNOS = frozenset((errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE))
+
+
+class _Retryable(Exception):
+    """A connection attempt failed in a way that trying again may fix."""
+
+    def __init__(self, detail: str, *, refused: bool) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.refused = refused
+
 
 class _VerifyingClient(asyncssh.SSHClient):
     """Decides on host keys asyncssh did not find trusted: unknown vs changed."""
@@ -44,6 +64,10 @@ class _VerifyingClient(asyncssh.SSHClient):
     def __init__(self, policy: HostKeyPolicy):
         self._policy = policy
         self.problem: str | None = None
+        self.lost: Exception | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
 
     def validate_host_public_key(
         self, host: str, addr: str, port: int, key: asyncssh.SSHKey
@@ -81,6 +105,8 @@ class SshConnector:
     _jumps: dict[tuple[object, ...], asyncssh.SSHClientConnection] = field(default_factory=dict)
     _jump_locks: dict[tuple[object, ...], asyncio.Lock] = field(default_factory=dict)
     _early: dict[str, asyncio.Task[SshSession]] = field(default_factory=dict)
+    jitter: random.Random = field(default_factory=random.Random)
+    """draws the jitter of the waits between connection attempts (seeded by tests)"""
 
     def start_connecting(self, hosts: Iterable[Host]) -> None:
         """Begin connecting to ``hosts`` now; :meth:`connect` hands each connection over.
@@ -142,7 +168,7 @@ class SshConnector:
                 connect_timeout=connect_timeout,
                 login_timeout=connect_timeout * 2,
                 keepalive_interval=keepalive or None,
-                keepalive_count_max=3,
+                keepalive_count_max=KEEPALIVE_COUNT_MAX,
                 preferred_auth="publickey,keyboard-interactive,password"
                 if password
                 else "publickey",
@@ -157,10 +183,47 @@ class SshConnector:
         address: str,
         port: int,
         options: asyncssh.SSHClientConnectionOptions,
+        settings: ConnectionSettings,
         *,
         tunnel: asyncssh.SSHClientConnection | None = None,
         what: str,
-    ) -> asyncssh.SSHClientConnection:
+    ) -> tuple[asyncssh.SSHClientConnection, _VerifyingClient]:
+        """Connect and log in, trying again after a refused connection or one closed before
+        login (an sshd throttling new connections with ``MaxStartups`` drops them so), with
+        exponential backoff and jitter, ``settings.connect_retries`` times at most. Nothing
+        else is tried twice: a failed login or a wrong host key would only fail again (and
+        count against the account).
+
+        Raises:
+            ConnectError, AuthError, HostKeyError: as their names say; the message says why.
+        """
+        started = time.monotonic()
+        for attempt in range(settings.connect_retries + 1):
+            try:
+                return await self._open_once(address, port, options, tunnel=tunnel, what=what)
+            except _Retryable as exc:
+                if attempt == settings.connect_retries:
+                    raise ConnectError(
+                        _retries_exhausted(what, exc, attempt + 1, time.monotonic() - started)
+                    ) from None
+                await asyncio.sleep(self._retry_delay(settings.connect_retry_delay, attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_delay(self, first: float, attempt: int) -> float:
+        """Exponential backoff with "equal jitter": half the step fixed, half random, so that
+        hosts refused together do not come back together, and every wait is a real one."""
+        step: float = min(RETRY_DELAY_CAP, first * 2.0**attempt)
+        return step / 2 + self.jitter.uniform(0, step / 2)
+
+    async def _open_once(
+        self,
+        address: str,
+        port: int,
+        options: asyncssh.SSHClientConnectionOptions,
+        *,
+        tunnel: asyncssh.SSHClientConnection | None,
+        what: str,
+    ) -> tuple[asyncssh.SSHClientConnection, _VerifyingClient]:
         client = _VerifyingClient(self.policy)
         try:
             conn = await asyncssh.connect(
@@ -183,11 +246,26 @@ class SshConnector:
             ) from None
         except TimeoutError:
             raise ConnectError(f"{what}: connect timed out") from None
+        except asyncssh.ConnectionLost:
+            raise _Retryable(
+                "the server closed the connection before login", refused=False
+            ) from None
         except asyncssh.DisconnectError as exc:
+            if exc.code == asyncssh.DISC_TOO_MANY_CONNECTIONS:
+                raise _Retryable(f"the server refused: {exc}", refused=False) from None
             raise ConnectError(f"{what}: disconnected during login: {exc}") from None
+        except asyncssh.ChannelOpenError as exc:  # through a jump host
+            raise ConnectError(f"{what}: the jump host could not connect: {exc.reason}") from None
         except OSError as exc:
+            if exc.errno == errno.ECONNREFUSED:
+                raise _Retryable("connection refused", refused=True) from None
+            if exc.errno in _RETRYABLE_ERRNOS:
+                raise _Retryable(
+                    f"the server closed the connection before login: {exc.strerror or exc}",
+                    refused=False,
+                ) from None
             raise ConnectError(f"{what}: {exc.strerror or exc}") from None
-        return conn
+        return conn, client
 
     async def _jump(self, jump: JumpHost, host: Host) -> asyncssh.SSHClientConnection:
         key = (jump.address, jump.port, jump.user or host.user, jump.key_file)
@@ -204,8 +282,8 @@ class SshConnector:
                     connect_timeout=c.connect_timeout,
                     keepalive=c.keepalive_interval,
                 )
-                conn = await self._open(
-                    jump.address, jump.port, options, what=f"jump host {jump.address}"
+                conn, _ = await self._open(
+                    jump.address, jump.port, options, c, what=f"jump host {jump.address}"
                 )
                 self._jumps[key] = conn
             return conn
@@ -233,10 +311,10 @@ class SshConnector:
             keepalive=c.keepalive_interval,
         )
         tunnel = await self._jump(c.jump_host, host) if c.jump_host else None
-        conn = await self._open(
-            host.address, host.port, options, tunnel=tunnel, what=f"{host.address}:{host.port}"
+        conn, client = await self._open(
+            host.address, host.port, options, c, tunnel=tunnel, what=f"{host.address}:{host.port}"
         )
-        return SshSession(conn)
+        return SshSession(conn, client)
 
     async def close(self) -> None:
         """Close early connections never handed over, and the shared jump-host connections."""
@@ -256,8 +334,9 @@ class SshConnector:
 class SshSession:
     """One SSH connection to one host."""
 
-    def __init__(self, conn: asyncssh.SSHClientConnection):
+    def __init__(self, conn: asyncssh.SSHClientConnection, client: _VerifyingClient):
         self._conn = conn
+        self._client = client
 
     @property
     def cipher(self) -> str:
@@ -271,8 +350,11 @@ class SshSession:
 
         Raises:
             CommandTimeout: ran past ``timeout``; carries the output received so far.
-            ConnectionLost: the connection dropped.
-            ConnectError: no session channel could be opened.
+            ConnectionLost: the connection dropped (network cut, host gone, keepalives
+                unanswered) or the channel closed without an exit status (sshd killed);
+                carries the output received so far; also when the connection died while
+                idle, before the command could start.
+            ConnectError: the server refused a session channel.
         """
         started = time.monotonic()
         try:
@@ -291,9 +373,11 @@ class SshSession:
                 stderr=_text(exc.stderr),
             ) from None
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
-            raise ConnectionLost(f"connection lost while running a command: {exc}") from None
+            raise lost_connection(exc, "", "") from None
         except asyncssh.ChannelOpenError as exc:
-            raise ConnectError(f"could not open a session channel: {exc.reason}") from None
+            raise self._channel_refused(exc) from None
+        if result.exit_status is None and result.exit_signal is None:
+            raise lost_connection(self._client.lost, _text(result.stdout), _text(result.stderr))
         return CommandResult(
             exit_status=result.exit_status,
             stdout=_text(result.stdout),
@@ -342,19 +426,11 @@ class SshSession:
                 f"command timed out after {timeout:g}s", stdout="".join(out), stderr="".join(err)
             ) from None
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
-            raise ConnectionLost(
-                f"connection lost while running a command: {exc}",
-                stdout="".join(out),
-                stderr="".join(err),
-            ) from None
+            raise lost_connection(exc, "".join(out), "".join(err)) from None
         except asyncssh.ChannelOpenError as exc:
-            raise ConnectError(f"could not open a session channel: {exc.reason}") from None
-        if completed.exit_status is None and self._conn.is_closed():
-            raise ConnectionLost(
-                "connection lost while running a command",
-                stdout="".join(out),
-                stderr="".join(err),
-            )
+            raise self._channel_refused(exc) from None
+        if completed.exit_status is None and completed.exit_signal is None:
+            raise lost_connection(self._client.lost, "".join(out), "".join(err))
         return CommandResult(
             exit_status=completed.exit_status,
             stdout="".join(out),
@@ -362,9 +438,45 @@ class SshSession:
             duration=time.monotonic() - started,
         )
 
+    async def start(
+        self, command: str, *, on_stdout: Callable[[str], None] | None = None
+    ) -> SshProcess:
+        """Start ``command`` for a dialogue (:class:`fleetpatch.transport.base.RemoteProcess`);
+        ``on_stdout`` also gets stdout as it arrives.
+
+        Raises:
+            ConnectError: the server refused a session channel.
+            ConnectionLost: the connection is gone.
+        """
+        try:
+            process = await self._conn.create_process(command, errors="replace")
+        except asyncssh.ChannelOpenError as exc:
+            raise self._channel_refused(exc) from None
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
+            raise lost_connection(exc, "", "") from None
+        return SshProcess(process, lambda: self._client.lost, on_stdout=on_stdout)
+
+    def _channel_refused(self, exc: asyncssh.ChannelOpenError) -> ConnectError:
+        """No session channel: the connection died while idle (lost), or the server said no."""
+        if self._client.lost is not None or self._conn.is_closed():
+            return lost_connection(self._client.lost or exc, "", "")
+        return ConnectError(f"could not open a session channel: {exc.reason}")
+
     async def close(self) -> None:
         self._conn.close()
         await self._conn.wait_closed()
+
+
+def _retries_exhausted(what: str, exc: _Retryable, attempts: int, seconds: float) -> str:
+    tried = f"{attempts} attempts over {seconds:.1f}s" if attempts > 1 else "1 attempt"
+    if exc.refused:
+        hint = "is sshd running and listening on that port, and no firewall rejecting?"
+    else:
+        hint = (
+            "the server may be throttling new connections (sshd MaxStartups, or a "
+            "connection rate limit); lower --concurrency, or raise connect_retries"
+        )
+    return f"{what}: {exc.detail} ({tried}); {hint}"
 
 
 def _text(value: object) -> str:

@@ -179,6 +179,8 @@ def test_fp_vars_set_connection_settings(write: WriteFile, tmp_path: Path) -> No
           fp_connect_timeout: 3
           fp_command_timeout: "1200"
           fp_keepalive_interval: 0
+          fp_connect_retries: "0"
+          fp_connect_retry_delay: 2.5
           fp_jump_host: { address: j.example, port: 2200, user: ops, key_file: keys/jump }
     """
     inventory = load_ansible_inventory(write("inv.yml", text))
@@ -189,6 +191,7 @@ def test_fp_vars_set_connection_settings(write: WriteFile, tmp_path: Path) -> No
     assert conn.use_agent is False
     assert (conn.password_env, conn.sudo_password_env) == ("FP_PASS", "FP_SUDO")
     assert (conn.connect_timeout, conn.command_timeout, conn.keepalive_interval) == (3, 1200, 0)
+    assert (conn.connect_retries, conn.connect_retry_delay) == (0, 2.5)
     assert conn.key_file == str(tmp_path / "keys" / "id")
     assert conn.known_hosts == str(tmp_path / "kh")
     assert inventory.known_hosts == str(tmp_path / "kh")
@@ -276,6 +279,12 @@ def test_content_sniffing_without_suffix(write: WriteFile) -> None:
         ("h.ini", "# nothing\n[web]\n", "1", "defines no hosts"),
         ("h.ini", "h1 fp_transport=telnet\n", "1", "fp_transport: expected ssh or winrm"),
         ("h.ini", "h1 fp_connect_timeout=0\n", "1", "fp_connect_timeout: expected a number"),
+        (
+            "h.ini",
+            "h1 fp_connect_retries=11\n",
+            "1",
+            "fp_connect_retries: expected an integer 0-10",
+        ),
         ("h.ini", "h1 ansible_ssh_common_args='-J a@b,c@d'\n", "1", "multi-hop jump hosts"),
         ("h.ini", "h1 fp_jump_host=ops@b:99999\n", "1", "bad port '99999'"),
         ("h.ini", "[web]\n'a,b'\n", "2", "must not contain whitespace or commas"),

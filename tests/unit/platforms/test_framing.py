@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleetpatch.errors import ParseError
-from fleetpatch.platforms.framing import MARK, parse_frames
+from fleetpatch.platforms.framing import MARK, last_step, parse_frames
 
 
 def reference(text: str) -> tuple[dict[str, tuple[str, int]], tuple[str, int], list[str]]:
@@ -108,3 +108,26 @@ def test_body_keeps_inner_blank_lines_and_drops_the_framing_newline() -> None:
     frames = parse_frames(text)
     assert frames.sections["a"].body == "x\n\ny"
     assert frames.sections["b"].body == "" and frames.sections["b"].rc == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "step"),
+    [
+        pytest.param("", "", id="nothing"),
+        pytest.param("Welcome to the host\n", "", id="noise-only"),
+        pytest.param(f"{MARK}BEGIN os-release\nID=debian\n", "os-release", id="open"),
+        pytest.param(f"{MARK}BEGIN os-release\nID=deb", "os-release", id="open-mid-line"),
+        pytest.param(
+            f"{MARK}BEGIN os\nx\n\n{MARK}END os 0\n{MARK}BEGIN apt.installed\nfoo\t1\n",
+            "apt.installed",
+            id="second-open",
+        ),
+        pytest.param(f"{MARK}BEGIN os\nx\n\n{MARK}END os 0\nnoise\n", "os", id="between"),
+        pytest.param(f"{MARK}BEGIN os\nx\n{MARK}", "os", id="cut-inside-a-marker"),
+        pytest.param(f"{MARK}BEGIN os\n\n{MARK}END os 0\n{MARK}EXIT done 0\n", "done", id="exit"),
+        pytest.param(f"body line {MARK}BEGIN fake\n", "", id="mark-not-at-line-start"),
+    ],
+)
+def test_last_step_is_the_section_the_output_stopped_in(text: str, step: str) -> None:
+    """What a lost connection reports as its step (engine.pipeline.lost_in_step)."""
+    assert last_step(text) == step

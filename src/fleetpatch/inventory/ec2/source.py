@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fleetpatch.errors import InputError
@@ -219,7 +220,15 @@ def _name_hosts(
                 )
         taken.add(name)
         lines[name] = line
-        hosts.append(build_host(name, merge_layers(layers), groups=groups, source=doc.source))
+        hosts.append(
+            build_host(
+                name,
+                merge_layers(layers),
+                groups=groups,
+                source=doc.source,
+                fail=partial(_discovered_error, doc, index, instance_id),
+            )
+        )
     for override in overrides:
         if override.instance_id not in matched:
             warnings.append(
@@ -227,6 +236,12 @@ def _name_hosts(
                 f"has instance id {override.instance_id}; entry skipped"
             )
     return hosts, lines
+
+
+def _discovered_error(
+    doc: PositionedYaml, index: int, instance_id: str, message: str
+) -> InputError:
+    return doc.error(f"discovered instance {instance_id}: {message}", ("sources", index))
 
 
 def check_overrides(doc: PositionedYaml, overrides: Sequence[StaticOverride]) -> None:

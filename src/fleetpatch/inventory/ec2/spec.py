@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from fleetpatch.errors import InputError
 from fleetpatch.inventory.explain import explain_validation_error
+from fleetpatch.inventory.model import LoginUser
 from fleetpatch.inventory.spec import SettingsSpec
 from fleetpatch.inventory.yamlpos import PositionedYaml
 
@@ -70,9 +71,9 @@ class UsersSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tag: str | None = None
-    by_image: dict[str, str] = Field(default_factory=dict)
-    by_platform_details: dict[str, str] = Field(default_factory=dict)
-    default: str | None = None
+    by_image: dict[str, LoginUser] = Field(default_factory=dict)
+    by_platform_details: dict[str, LoginUser] = Field(default_factory=dict)
+    default: LoginUser | None = None
 
 
 class OverrideSpec(SettingsSpec):
