@@ -98,7 +98,7 @@ def test_max_errors_0_stops_at_the_first_failure(six: Any, tmp_path: Path) -> No
     failed = next(h for h in doc["hosts"] if h["host"] == hosts[2].name)
     assert "fp-broken" in failed["install"]["failed"]
     assert "post-installation script" in failed["install"]["failed"]["fp-broken"]
-    assert any("exceed max_errors=0" in d for d in doc["rollout"]["decisions"])
+    assert any("1 failure exceeds max_errors=0" in d for d in doc["rollout"]["decisions"])
     # ground truth inside the hosts
     assert dpkg_version(hosts[1], "fp-alpha") == "1.1-1"
     assert dpkg_version(hosts[3], "fp-alpha") == "1.0-1"  # skipped: untouched
