@@ -12,7 +12,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import and_, case, func, select, true, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from fleetpatch.compliance import ComplianceLevel, ComplianceStatus
 from fleetpatch.memo import RunMemo
@@ -417,9 +417,15 @@ class Store:
             raise StoreError(f"run {run_id!r} is {status}; only a running run takes new results")
 
 
+_CONFLICTS = (IntegrityError, sqlite3.IntegrityError)
+"""A constraint the block's own statements broke (two writers inserting one lease): the
+caller's to handle, not a store that stopped working."""
+
+
 class _WriteTransaction:
     """``with`` block: a connection in a write transaction, committed on success, rolled back
-    otherwise. Driver errors (in the block too) leave it as StoreUnavailable."""
+    otherwise. Driver errors (in the block too, except constraint conflicts, which the caller
+    handles) leave it as StoreUnavailable."""
 
     def __init__(self, store: Store):
         self._store = store
@@ -458,7 +464,7 @@ class _WriteTransaction:
             raise self._store.unavailable(failed) from failed
         finally:
             conn.close()
-        if exc is not None and isinstance(exc, _DRIVER_ERRORS):
+        if isinstance(exc, _DRIVER_ERRORS) and not isinstance(exc, _CONFLICTS):
             raise self._store.unavailable(exc) from exc
 
 
