@@ -38,6 +38,7 @@ FAILURE_KINDS: dict[str, str] = {
     "stale_metadata": "package metadata older than the maximum age: COMPLIANT cannot be "
     "known from it (a NON_COMPLIANT verdict stands)",
     "baseline": "no baseline could be evaluated for the host (none for its OS, a bad file)",
+    "override": "install override ids match nothing on the host: nothing was installed",
     "internal": "a fleetpatch bug while handling this host (the message has the details)",
     "install": "the install left requested patches failed",
     "hook": "an install hook failed",

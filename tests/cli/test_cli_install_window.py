@@ -102,7 +102,7 @@ def test_install_writes_its_report_with_output_like_scan(tmp_path: Path) -> None
     inventory.write_text("hosts:\n  a: {address: 192.0.2.1}\n")
     end = (datetime.now(UTC) + timedelta(minutes=20)).isoformat(timespec="seconds")
     report = tmp_path / "install.json"
-    args = ["install", "-i", inventory, "--window-end", end, "--cutoff", "30m"]
+    args = ["install", "-i", inventory, "-t", "a", "--window-end", end, "--cutoff", "30m"]
     proc = fleetpatch([*args, "--format", "json", "-o", report], store=tmp_path / "s.db")
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout == ""
