@@ -105,11 +105,13 @@ class Heartbeat:
     beat is logged at debug level and tried again next time (the run's own writes report a
     store that stopped working)."""
 
-    def __init__(self, beat: Callable[[], None], every: float = HEARTBEAT_SECONDS):
+    def __init__(self, beat: Callable[[], None], every: float | None = None, *, run_id: str = ""):
         self._beat = beat
-        self._every = every
+        self._every = HEARTBEAT_SECONDS if every is None else every
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="fleetpatch-heartbeat", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"fleetpatch-heartbeat {run_id}".strip(), daemon=True
+        )
 
     def start(self) -> Heartbeat:
         self._thread.start()

@@ -288,7 +288,7 @@ class SqliteScanStore:
                 ),
             )
         if self._heartbeat is None:
-            self._heartbeat = Heartbeat(lambda: _renew(self._path, run_id)).start()
+            self._heartbeat = Heartbeat(lambda: _renew(self._path, run_id), run_id=run_id).start()
         return run_id
 
     def save_host_results(self, run_id: str, results: Sequence[HostResult]) -> None:

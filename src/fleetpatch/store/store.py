@@ -374,7 +374,7 @@ class Store:
 
     def _beat_for(self, run_id: str) -> None:
         if run_id not in self._heartbeats:
-            self._heartbeats[run_id] = Heartbeat(lambda: self._renew(run_id)).start()
+            self._heartbeats[run_id] = Heartbeat(lambda: self._renew(run_id), run_id=run_id).start()
 
     def _renew(self, run_id: str) -> None:
         with self._write() as conn:

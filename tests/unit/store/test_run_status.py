@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from result_builders import T0, failed_host, ok_host
 from sqlalchemy import update
 
-from fleetpatch.store import Store, StoreError
+from fleetpatch.store import Store, StoreError, liveness, open_store
 from fleetpatch.store.liveness import (
     STALE_AFTER,
     Heartbeat,
@@ -23,6 +26,7 @@ from fleetpatch.store.liveness import (
     this_controller,
 )
 from fleetpatch.store.schema import runs
+from fleetpatch.store.sqlite_scan import open_scan_store
 
 HERE = socket.gethostname()
 
@@ -135,6 +139,34 @@ def test_store_shows_running_then_interrupted_then_finished(store: Store) -> Non
     assert (done.status, done.controller, len(done.hosts)) == ("finished", None, 2)
     with pytest.raises(StoreError, match="finished"):
         store.claim_run(run_id)
+
+
+@pytest.mark.parametrize("writer", ["sqlalchemy", "sqlite3"])
+def test_a_running_run_s_heartbeat_is_renewed_until_it_finishes(
+    writer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(liveness, "HEARTBEAT_SECONDS", 0.02)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    db = open_store(url) if writer == "sqlalchemy" else open_scan_store(url)
+    run_id = db.begin_run("scan", T0)
+    first = _heartbeat(tmp_path / "s.db")
+    deadline = time.monotonic() + 30
+    while _heartbeat(tmp_path / "s.db") == first and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _heartbeat(tmp_path / "s.db") > first  # renewed by the thread, nothing else wrote
+    (beating,) = [t for t in threading.enumerate() if t.name == f"fleetpatch-heartbeat {run_id}"]
+    db.finish_run(run_id, T0 + timedelta(seconds=1))
+    beating.join(30)
+    assert not beating.is_alive()  # the run finished: no more beats
+    db.close()
+
+
+def _heartbeat(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return str(conn.execute("SELECT heartbeat_at FROM runs").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def test_pid_of_this_process_is_the_controller() -> None:
