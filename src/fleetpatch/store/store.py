@@ -197,15 +197,22 @@ class Store:
 
     @_translated
     def claim_run(self, run_id: str) -> None:
-        """Make this process the controller of a running run (``fleetpatch run --resume``
-        continuing a run whose controller died); its heartbeat is renewed from now on.
+        """Make this process the controller of a run it is about to resume (``fleetpatch run
+        --resume``: a run whose controller died, or one cancelled with Ctrl-C, which the
+        rollout ledger re-opens); its heartbeat is renewed from now on.
 
         Raises:
             RunNotFound: no such run.
-            StoreError: the run is not running (it finished or was cancelled).
+            StoreError: the run finished; there is nothing to resume.
         """
         with self._write() as conn:
-            self._require_running(conn, run_id)
+            status = conn.execute(
+                select(runs.c.status).where(runs.c.id == run_id).with_for_update()
+            ).scalar_one_or_none()
+            if status is None:
+                raise RunNotFound(run_id)
+            if status == "finished":
+                raise StoreError(f"run {run_id!r} is finished; there is nothing to resume")
             conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)

@@ -137,8 +137,16 @@ def test_store_shows_running_then_interrupted_then_finished(store: Store) -> Non
     store.finish_run(run_id, T0 + timedelta(minutes=1))
     done = store.load_run(run_id)
     assert (done.status, done.controller, len(done.hosts)) == ("finished", None, 2)
-    with pytest.raises(StoreError, match="finished"):
+    with pytest.raises(StoreError, match="is finished; there is nothing to resume"):
         store.claim_run(run_id)
+
+
+def test_a_cancelled_run_can_be_claimed_for_resume(store: Store) -> None:
+    run_id = store.begin_run("install", T0)
+    store.finish_run(run_id, T0 + timedelta(seconds=1), cancelled=True)
+    store.claim_run(run_id)  # the rollout ledger then re-opens it
+    (summary,) = store.list_runs()
+    assert (summary.status, summary.controller) == ("cancelled", this_controller())
 
 
 @pytest.mark.parametrize("writer", ["sqlalchemy", "sqlite3"])
