@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleetpatch.compliance import HostCompliance
 from fleetpatch.facts import HostFacts
@@ -37,6 +38,7 @@ FAILURE_KINDS: dict[str, str] = {
     "stale_metadata": "package metadata older than the maximum age: COMPLIANT cannot be "
     "known from it (a NON_COMPLIANT verdict stands)",
     "baseline": "no baseline could be evaluated for the host (none for its OS, a bad file)",
+    "override": "install override ids match nothing on the host: nothing was installed",
     "internal": "a fleetpatch bug while handling this host (the message has the details)",
     "install": "the install left requested patches failed",
     "hook": "an install hook failed",
@@ -143,6 +145,12 @@ class HostResult(BaseModel):
         return (self.finished_at - self.started_at).total_seconds()
 
 
+RunStatus = Literal["running", "finished", "cancelled", "interrupted"]
+"""``running``: under way; ``finished``: done; ``cancelled``: stopped with Ctrl-C, finished
+hosts kept; ``interrupted``: its controller died before finishing it (fleetpatch.store.liveness).
+"""
+
+
 class RunResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -154,3 +162,21 @@ class RunResult(BaseModel):
     targets: tuple[str, ...] = ()
     hosts: tuple[HostResult, ...] = ()
     cancelled: bool = False
+    status: RunStatus = "finished"
+    """``cancelled`` when ``cancelled`` is set; ``running`` / ``interrupted`` only for a run read
+    back from the store before it finished"""
+    controller: str | None = None
+    """``host:pid`` of the process running it: a stored run that did not finish"""
+    targeted_hosts: int | None = None
+    """hosts the run set out to do, when known (a stored run that did not finish may hold fewer)"""
+
+    @model_validator(mode="after")
+    def _cancelled_is_a_status(self) -> RunResult:
+        if self.cancelled and self.status == "finished":
+            object.__setattr__(self, "status", "cancelled")
+        return self
+
+    @property
+    def finished(self) -> bool:
+        """The run ended as planned or with Ctrl-C (not under way, not interrupted)."""
+        return self.status in ("finished", "cancelled")

@@ -15,8 +15,9 @@ def test_no_host_starts_within_the_cutoff(tmp_path: Path) -> None:
     # 192.0.2.0/24 is TEST-NET: never contacted, because nothing may start
     inventory.write_text("hosts:\n  a: {address: 192.0.2.1}\n  b: {address: 192.0.2.2}\n")
     end = (datetime.now(UTC) + timedelta(minutes=20)).isoformat(timespec="seconds")
+    window = ["--window-end", end, "--cutoff", "30m"]
     proc = fleetpatch(
-        ["install", "-i", inventory, "--window-end", end, "--cutoff", "30m", "--format", "json"],
+        ["install", "-i", inventory, "--all-hosts", *window, "--format", "json"],
         store=tmp_path / "s.db",
     )
     assert proc.returncode == 3, proc.stderr
@@ -29,7 +30,9 @@ def test_no_host_starts_within_the_cutoff(tmp_path: Path) -> None:
 def test_cutoff_without_window_end_is_bad_input(tmp_path: Path) -> None:
     inventory = tmp_path / "inv.yaml"
     inventory.write_text("hosts:\n  a: {address: 192.0.2.1}\n")
-    proc = fleetpatch(["install", "-i", inventory, "--cutoff", "30m"], store=tmp_path / "s.db")
+    proc = fleetpatch(
+        ["install", "-i", inventory, "-t", "a", "--cutoff", "30m"], store=tmp_path / "s.db"
+    )
     assert proc.returncode == 2
     assert "--cutoff needs --window-end" in proc.stderr
     assert not (tmp_path / "s.db").exists()
@@ -38,7 +41,9 @@ def test_cutoff_without_window_end_is_bad_input(tmp_path: Path) -> None:
 def test_bad_batch_size_is_bad_input(tmp_path: Path) -> None:
     inventory = tmp_path / "inv.yaml"
     inventory.write_text("hosts:\n  a: {address: 192.0.2.1}\n")
-    proc = fleetpatch(["install", "-i", inventory, "--batch", "150%"], store=tmp_path / "s.db")
+    proc = fleetpatch(
+        ["install", "-i", inventory, "-t", "a", "--batch", "150%"], store=tmp_path / "s.db"
+    )
     assert proc.returncode == 2
     assert "150%" in proc.stderr
 
@@ -97,7 +102,7 @@ def test_install_writes_its_report_with_output_like_scan(tmp_path: Path) -> None
     inventory.write_text("hosts:\n  a: {address: 192.0.2.1}\n")
     end = (datetime.now(UTC) + timedelta(minutes=20)).isoformat(timespec="seconds")
     report = tmp_path / "install.json"
-    args = ["install", "-i", inventory, "--window-end", end, "--cutoff", "30m"]
+    args = ["install", "-i", inventory, "-t", "a", "--window-end", end, "--cutoff", "30m"]
     proc = fleetpatch([*args, "--format", "json", "-o", report], store=tmp_path / "s.db")
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout == ""

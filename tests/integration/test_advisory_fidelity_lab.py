@@ -73,8 +73,9 @@ def zypper_patches_of(host: LabHost, package: str) -> dict[str, tuple[str, str, 
 def run(
     kind: str, files: Any, baseline: Path, tmp: Path, *args: str, store: str = "store.db"
 ) -> dict[str, Any]:
+    which = ["--all-hosts"] if kind == "install" else []  # an install names its hosts
     proc = fleetpatch(
-        [kind, "-i", str(files.inventory), "-b", str(baseline), "--format", "json", *args],
+        [kind, "-i", str(files.inventory), *which, "-b", str(baseline), "--format", "json", *args],
         store=tmp / store,
         timeout=600,
     )

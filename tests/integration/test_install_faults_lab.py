@@ -119,7 +119,9 @@ def test_connection_dropped_mid_install_the_install_completes_once_and_is_attach
     inventory, baseline = prepare([host], lab_files, tmp_path)
     faults.slow_dpkg_unpack(host, 8)
     store = tmp_path / "s.db"
-    proc = start(["install", "-i", inventory, "-b", baseline, "--format", "json"], store)
+    proc = start(
+        ["install", "-i", inventory, "--all-hosts", "-b", baseline, "--format", "json"], store
+    )
     faults.wait_for(host, "test -e /tmp/fp-unpacked", timeout=90)  # dpkg mid-install
     if fault == "network":
         faults.disconnect(host)
@@ -146,7 +148,16 @@ def test_host_killed_mid_install_is_connection_lost_then_repaired_by_the_next_ru
     inventory, baseline = prepare([host], lab_files, tmp_path)
     faults.slow_dpkg_unpack(host, 30)
     store = tmp_path / "s.db"
-    args: list[str | Path] = ["install", "-i", inventory, "-b", baseline, "--format", "json"]
+    args: list[str | Path] = [
+        "install",
+        "-i",
+        inventory,
+        "--all-hosts",
+        "-b",
+        baseline,
+        "--format",
+        "json",
+    ]
     proc = start(args, store)
     faults.wait_for(host, "test -e /tmp/fp-unpacked", timeout=90)
     faults.kill(host)  # every process on the host dies at once; it starts again
@@ -189,7 +200,7 @@ def test_lock_held_progress_says_so_then_the_install_proceeds(
     inventory, baseline = prepare([host], lab_files, tmp_path)
     faults.hold_apt_lock(host, 8)
     store = tmp_path / "s.db"
-    proc = start(["install", "-i", inventory, "-b", baseline], store)
+    proc = start(["install", "-i", inventory, "--all-hosts", "-b", baseline], store)
     rc, _, err = finish(proc)
     assert rc == 0, err
     waits = [line for line in err.splitlines() if "waiting for the package manager's lock" in line]
@@ -211,7 +222,18 @@ def test_lock_held_past_the_lock_timeout_is_a_locked_failure(
     faults.hold_apt_lock(host, 40)
     store = tmp_path / "s.db"
     proc = start(
-        ["install", "-i", inventory, "-b", baseline, "--format", "json", "--lock-timeout", "5"],
+        [
+            "install",
+            "-i",
+            inventory,
+            "--all-hosts",
+            "-b",
+            baseline,
+            "--format",
+            "json",
+            "--lock-timeout",
+            "5",
+        ],
         store,
     )
     rc, doc, err = finish(proc)
@@ -241,7 +263,8 @@ def test_disk_full_is_a_failed_verdict_with_apts_words_and_dpkg_unchanged(
         inventory, baseline = prepare([host], lab_files, tmp_path)
         before = faults.sh(host, "dpkg-query -W")[1]
         proc = start(
-            ["install", "-i", inventory, "-b", baseline, "--format", "json"], tmp_path / "s.db"
+            ["install", "-i", inventory, "--all-hosts", "-b", baseline, "--format", "json"],
+            tmp_path / "s.db",
         )
         rc, doc, err = finish(proc)
         assert rc == 3, err
@@ -262,6 +285,7 @@ def rolling_args(inventory: Path, baseline: Path) -> list[str | Path]:
         "install",
         "-i",
         inventory,
+        "--all-hosts",
         "-b",
         baseline,
         "--batch",
@@ -318,13 +342,13 @@ def test_stale_lease_names_the_dead_holder_and_release_works(
     inventory, baseline = prepare([host], lab_files, tmp_path)
     faults.slow_dpkg_unpack(host, 5)
     store = tmp_path / "s.db"
-    first = start(["install", "-i", inventory, "-b", baseline], store)
+    first = start(["install", "-i", inventory, "--all-hosts", "-b", baseline], store)
     faults.wait_for(host, "test -e /tmp/fp-unpacked", timeout=90)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=30)
     killed_run = latest_run(store)
     second = fleetpatch(
-        ["install", "-i", inventory, "-b", baseline, "--format", "json"], store=store
+        ["install", "-i", inventory, "--all-hosts", "-b", baseline, "--format", "json"], store=store
     )
     assert second.returncode == 3, second.stderr
     entry = json.loads(second.stdout)["hosts"][0]
@@ -347,14 +371,14 @@ def test_stale_lease_names_the_dead_holder_and_release_works(
     again = fleetpatch(["lease", "release", host.name], store=store)
     assert again.returncode == 2 and "has no lease" in again.stderr
     third = fleetpatch(
-        ["install", "-i", inventory, "-b", baseline, "--format", "json"], store=store
+        ["install", "-i", inventory, "--all-hosts", "-b", baseline, "--format", "json"], store=store
     )
     assert third.returncode == 0, third.stderr
     installed_once(host)  # the killed run's install finished on the host; nothing twice
 
 
 def json_install(inventory: Path, baseline: Path) -> list[str | Path]:
-    return ["install", "-i", inventory, "-b", baseline, "--format", "json"]
+    return ["install", "-i", inventory, "--all-hosts", "-b", baseline, "--format", "json"]
 
 
 def socket_name() -> str:
@@ -370,10 +394,12 @@ def test_two_runs_on_one_host_the_second_is_refused_and_nothing_installs_twice(
     inventory, baseline = prepare([host], lab_files, tmp_path)
     faults.slow_dpkg_unpack(host, 6)
     store = tmp_path / "s.db"
-    first = start(["install", "-i", inventory, "-b", baseline, "--format", "json"], store)
+    first = start(
+        ["install", "-i", inventory, "--all-hosts", "-b", baseline, "--format", "json"], store
+    )
     faults.wait_for(host, "test -e /tmp/fp-unpacked", timeout=90)
     second = fleetpatch(
-        ["install", "-i", inventory, "-b", baseline, "--format", "json"], store=store
+        ["install", "-i", inventory, "--all-hosts", "-b", baseline, "--format", "json"], store=store
     )
     assert second.returncode == 3, second.stderr
     entry = json.loads(second.stdout)["hosts"][0]
@@ -397,7 +423,7 @@ def test_dnf_install_survives_a_pause_while_it_waits_for_the_rpmdb_lock(
     holder = faults.hold_rpmdb_lock(host)
     store = tmp_path / "s.db"
     # the predefined Rocky baseline approves fp-crit (Security Critical, 40 days old)
-    proc = start(["install", "-i", inventory, "--reboot", "never"], store)
+    proc = start(["install", "-i", inventory, "--all-hosts", "--reboot", "never"], store)
     # dnf is running on the host, waiting for the lock: the journal says so
     faults.wait_for(
         host, "grep -q 'is locked by another process' /var/lib/fleetpatch/jobs/*/journal"

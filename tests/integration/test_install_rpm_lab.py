@@ -145,7 +145,7 @@ def zypper_patches(host: LabHost) -> dict[str, dict[str, Any]]:
 
 def install(files: Any, tmp: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     proc = fleetpatch(
-        ["install", "-i", files.inventory, "--format", "json", *args],
+        ["install", "-i", files.inventory, "--all-hosts", "--format", "json", *args],
         store=tmp / "store.db",
         timeout=600,
     )

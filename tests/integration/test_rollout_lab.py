@@ -54,8 +54,9 @@ def install(
 ) -> tuple[int, dict[str, Any], str]:
     baseline = tmp / "all.yaml"
     baseline.write_text(ALL_UPDATES)
+    args = ("--all-hosts", "--baseline", str(baseline), "--format", "json", *args)
     proc = fleetpatch(
-        ["install", "-i", files.inventory, "--baseline", baseline, "--format", "json", *args],
+        ["install", "-i", files.inventory, *args],
         store=tmp / "store.db",
         env=env,
     )

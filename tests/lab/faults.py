@@ -174,6 +174,8 @@ def build_deb(
         f"> {root}/DEBIAN/control && {scripts}dpkg-deb --build {root} {root}.deb >/dev/null",
     )
     return f"{root}.deb"
+
+
 # ---------------------------------------------------------------------------------------------
 # Installs under faults (docs/reliability.md, "Installs that survive faults")
 
@@ -330,3 +332,96 @@ def faillock_failures(host: LabHost, user: str) -> int:
     """How many failed authentications pam_faillock holds for ``user`` (its own view)."""
     out = must(host, f"faillock --user {user}")
     return sum(1 for line in out.splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line))
+
+
+# --------------------------------------------------------------------------- the store's disk
+
+
+class FaultUnavailable(RuntimeError):
+    """The fault cannot be caused here (not root, no CAP_SYS_ADMIN, a tool missing)."""
+
+
+@contextlib.contextmanager
+def small_tmpfs(directory: Path, size_kb: int) -> Iterator[Path]:
+    """A real file system of ``size_kb`` KiB mounted at ``directory`` (tmpfs) for the block,
+    so that a store on it meets a real full disk (ENOSPC). Needs root (CI runs as root).
+
+    Raises:
+        FaultUnavailable: mounting is not possible here; the caller skips, naming why.
+    """
+    import subprocess
+
+    directory.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kb}k,mode=0755", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise FaultUnavailable(f"cannot mount a tmpfs at {directory}: {done.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], capture_output=True, check=False)
+
+
+def fill_disk(directory: Path) -> Path:
+    """Write a file in ``directory`` until its file system has no byte left (ENOSPC); return
+    the file (delete it to free the space again)."""
+    filler = directory / "filler"
+    chunk = b"\0" * 4096
+    with filler.open("wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(chunk)
+        except OSError:
+            pass
+    with filler.open("ab", buffering=0) as fh:  # the last partial page, byte by byte
+        try:
+            while True:
+                fh.write(b"\0")
+        except OSError:
+            pass
+    return filler
+
+
+def overwrite_bytes(path: Path, offset: int, data: bytes) -> None:
+    """Garbage in a file: ``data`` written over it at ``offset`` (nothing else changes)."""
+    with path.open("r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
+
+
+UNPRIVILEGED_UID = 65534  # "nobody" on Debian
+
+
+def unprivileged_prefix() -> list[str]:
+    """The command prefix that runs a command as an unprivileged user when the tests run as
+    root (file modes do not bind root), else nothing: the tests' own user is unprivileged."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise FaultUnavailable("setpriv (util-linux) is needed to drop root for this test")
+    uid = str(UNPRIVILEGED_UID)
+    return [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+
+
+def write_file(host: LabHost, path: str, data: bytes, *, mode: int = 0o644) -> None:
+    """Put ``data`` at ``path`` inside the container (any bytes: escapes, markup, binary)."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(name=Path(path).name)
+        info.size = len(data)
+        info.mode = mode
+        tar.addfile(info, io.BytesIO(data))
+    container = fleet.docker_client().containers.get(host.container)
+    if not container.put_archive(str(Path(path).parent), buffer.getvalue()):
+        raise fleet.LabError(f"{host.container}: could not write {path}")

@@ -38,7 +38,9 @@ class OutputFormat(StrEnum):
 
 
 def _fail(exc: InputError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    from fleetpatch.report.safe_text import printable
+
+    typer.echo(f"error: {printable(str(exc))}", err=True)
     return typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -194,32 +196,35 @@ def _print_table(result: HostCompliance, host: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from fleetpatch.report.safe_text import cell, printable
+
     console = Console(highlight=False, width=160)
-    table = Table(title=f"{host} against {result.baseline}")
+    table = Table(title=cell(f"{host} against {result.baseline}"))
     for column in ("patch", "arch", "installed", "candidate", "state", "level", "reason"):
         table.add_column(column)
-    for item in result.items:
+    for item in result.items:  # facts come from hosts: shown as they are
         table.add_row(
-            item.id,
-            item.arch,
-            item.installed_version or "",
-            item.candidate_version or "",
+            cell(item.id),
+            cell(item.arch),
+            cell(item.installed_version or ""),
+            cell(item.candidate_version or ""),
             item.state.value,
             item.compliance_level.value,
-            item.reason,
+            cell(item.reason),
         )
     console.print(table)
     c = result.counts
     severity = result.overall_severity.value if result.overall_severity else "-"
     console.print(
-        f"{host}: {result.status.value} (severity {severity}); "
-        f"installed {c.installed}, installed_other {c.installed_other}, "
+        printable(f"{host}: {result.status.value} (severity {severity}); ")
+        + f"installed {c.installed}, installed_other {c.installed_other}, "
         f"installed_rejected {c.installed_rejected}, missing {c.missing}, failed {c.failed}, "
         f"pending_reboot {c.installed_pending_reboot}, not_applicable {c.not_applicable}, "
         f"available_security_update {c.available_security_update}; "
         f"critical_non_compliant {c.critical_non_compliant}, "
         f"security_non_compliant {c.security_non_compliant}, "
-        f"other_non_compliant {c.other_non_compliant}"
+        f"other_non_compliant {c.other_non_compliant}",
+        markup=False,
     )
 
 

@@ -10,10 +10,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fleetpatch.cli.common import EXIT_CANCELLED, input_errors, is_terminal, stderr_console
+from fleetpatch.cli.common import (
+    EXIT_CANCELLED,
+    fail_input,
+    input_errors,
+    is_terminal,
+    stderr_console,
+)
 from fleetpatch.cli.inventory import InventoryOpt, TargetOpt
 from fleetpatch.cli.scan import MaxMetadataAgeOpt, StoreOpt
-from fleetpatch.errors import InputError
+from fleetpatch.errors import FleetpatchError, InputError
 
 # Only what typer needs to build the command line is imported at module level: the rollout
 # engine, playbooks, the store, the reports and rich are imported when a command runs.
@@ -37,6 +43,13 @@ DryRunOpt = Annotated[
 def install(
     inventory: InventoryOpt,
     target: TargetOpt = None,
+    all_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--all-hosts",
+            help="Patch every host of the inventory (an install needs --target or this).",
+        ),
+    ] = False,
     baseline: Annotated[
         list[str] | None,
         typer.Option("--baseline", "-b", help="Baseline file or predefined name (per OS)."),
@@ -130,24 +143,35 @@ def install(
     --max-metadata-age, is not installed on (failure no_metadata / stale_metadata): use
     --refresh.
 
+    Which hosts is always said: --target (repeatable), or --all-hosts for every host of the
+    inventory; a whole inventory is never patched by omission.
+
     Exit codes: 0 every host patched and compliant, 1 patched but still non-compliant (e.g.
-    pending reboot), 2 bad input, 3 some host failed or was skipped (even when max-errors
-    tolerated it), 130 interrupted.
+    pending reboot), 2 bad input or an unusable store (nothing ran), 3 some host failed or was
+    skipped (even when max-errors tolerated it; an install override id that matches nothing on
+    a host fails that host), 130 interrupted.
 
     Examples:
 
       fleetpatch install -i inventory/prod.yaml -t "tag:Patch Group=web" --dry-run
 
-      fleetpatch install -i prod.yaml --batch 1 --batch 10% --batch 100% --max-errors 2 --canary
+      fleetpatch install -i prod.yaml -t group:web --batch 1 --batch 10% --max-errors 2 --canary
 
-      fleetpatch install -i lab.yaml --reboot never --pre-install "systemctl stop app"
+      fleetpatch install -i lab.yaml --all-hosts --reboot never --pre-install "systemctl stop app"
 
-      fleetpatch install -i prod.yaml --dry-run --format json -o plan.json
+      fleetpatch install -i prod.yaml -t group:web --dry-run --format json -o plan.json
 
-      fleetpatch install -i prod.yaml --refresh --max-metadata-age 1d
+      fleetpatch install -i prod.yaml -t group:web --refresh --max-metadata-age 1d
 
-      fleetpatch install -i prod.yaml --lock-timeout 600 --reconnect-timeout 900
+      fleetpatch install -i prod.yaml -t group:web --lock-timeout 600 --reconnect-timeout 900
     """
+    if target and all_hosts:
+        fail_input("give --target or --all-hosts, not both")
+    if not target and not all_hosts:
+        fail_input(
+            "which hosts? give --target (e.g. -t group:web, repeatable), or --all-hosts to "
+            "patch every host of the inventory: a whole inventory is never patched by omission"
+        )
     from fleetpatch.engine.rollout_job import RolloutRequest, prepare
     from fleetpatch.store import open_store
 
@@ -221,6 +245,7 @@ def run(
 
             db = open_store(store)
             prepared, finished, in_flight = load_for_resume(db, resume)
+            db.claim_run(resume)  # this process now runs it (fleetpatch runs shows it running)
             _go(
                 prepared,
                 db,
@@ -339,6 +364,8 @@ def _go(
                 in_flight=in_flight,
                 on_note=progress.host_note,
             )
+        except FleetpatchError as exc:  # the store failed (nothing ran if no host had finished)
+            fail_input(f"{exc}; {progress.done} host(s) had finished when it failed")
         finally:
             db.close()  # the process ends without tearing the interpreter down (cli.main)
     _print(job, prepared, output_format=output_format, output=output)
@@ -390,6 +417,7 @@ def _print_to_stdout(
     from rich.console import Console
 
     from fleetpatch.report.rollout import render_outcome, render_plan
+    from fleetpatch.report.safe_text import printable
     from fleetpatch.report.table import render_run_table
 
     console = (
@@ -409,8 +437,8 @@ def _print_to_stdout(
             job.plan, job.run.hosts, console, header=f"dry run (nothing changed) — {header}"
         )
         for line in decisions:
-            console.print(f"  - {line}", markup=False)
+            console.print(f"  - {printable(line)}", markup=False)
         return
-    console.print(header, markup=False)
+    console.print(printable(header), markup=False)
     render_outcome(job.plan, job.run.hosts, decisions, console)
     render_run_table(job.run, console)

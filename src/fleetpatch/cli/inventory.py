@@ -84,19 +84,21 @@ def list_hosts(
     from rich.console import Console
     from rich.table import Table
 
+    from fleetpatch.report.safe_text import cell
+
     table = Table(title=f"{len(hosts)} host(s)")
     for col in ("host", "transport", "address", "user", "groups", "tags", "patch group"):
         table.add_column(col)
     for h in hosts:
         tags = ", ".join(f"{k}={v}" for k, v in sorted(h.tags.items()))
         facts = ", ".join(f"{k}={v}" for k, v in sorted(h.facts.items()))
-        table.add_row(
-            h.name,
-            h.transport,
-            f"{h.address}:{h.port}",
-            h.user or "",
-            ", ".join(h.groups),
-            tags + (f"\n{facts}" if facts else ""),
-            h.patch_group or "-",
+        table.add_row(  # inventory text, shown as it is (never markup, controls escaped)
+            cell(h.name),
+            cell(h.transport),
+            cell(f"{h.address}:{h.port}"),
+            cell(h.user or ""),
+            cell(", ".join(h.groups)),
+            cell(tags + (f"\n{facts}" if facts else "")),
+            cell(h.patch_group or "-"),
         )
     Console(highlight=False).print(table)

@@ -15,6 +15,7 @@ from fleetpatch import __version__
 from fleetpatch.cli import baseline, inventory, lease, schema
 from fleetpatch.cli.install import install, run
 from fleetpatch.cli.report import report
+from fleetpatch.cli.runs import runs
 from fleetpatch.cli.scan import scan
 
 _HELP = "Agentless patch manager: Patch Manager semantics over plain SSH."
@@ -27,6 +28,7 @@ _GROUPS: dict[str, typer.Typer] = {
 _COMMANDS: dict[str, Callable[..., None]] = {
     "scan": scan,
     "report": report,
+    "runs": runs,
     "install": install,
     "run": run,
 }
@@ -72,9 +74,14 @@ def root(
 ) -> None:
     """Agentless patch manager: Patch Manager semantics over plain SSH.
 
-    Exit codes: 0 compliant, 1 non-compliant, 2 bad input, 3 some host failed, 130 interrupted.
+    Exit codes: 0 compliant, 1 non-compliant, 2 bad input or an unusable store, 3 some host
+    failed, 4 a reported run did not finish, 130 interrupted.
     """
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from fleetpatch.report.safe_text import PrintableLogFormatter
+
+    handler = logging.StreamHandler()  # as logging.basicConfig, control characters escaped
+    handler.setFormatter(PrintableLogFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
 
 app = build_app()

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fleetpatch.cli.common import (
+    EXIT_BAD_INPUT,
     EXIT_CANCELLED,
     input_errors,
     is_terminal,
+    print_error,
     stderr_console,
 )
 from fleetpatch.cli.inventory import InventoryOpt, RefreshInventoryOpt, TargetOpt
@@ -27,6 +29,7 @@ from fleetpatch.knowledge import DEFAULT_MAX_METADATA_AGE
 if TYPE_CHECKING:
     from fleetpatch.engine.pipeline import BaselineChooser, ScanContext
     from fleetpatch.engine.progress import RunProgress
+    from fleetpatch.engine.scan_run import StoreGuard
     from fleetpatch.inventory.model import Host
     from fleetpatch.report.spool import ReportSpool
     from fleetpatch.results import HostResult, RunResult
@@ -122,8 +125,9 @@ def scan(
     Nothing is installed and nothing is changed on the hosts. Results are kept in the store
     (every run; the latest scan of a host is its current compliance).
 
-    Exit codes: 0 all compliant, 1 some host non-compliant, 2 bad input, 3 some host could
-    not be scanned, 130 interrupted.
+    Exit codes: 0 all compliant, 1 some host non-compliant, 2 bad input or an unusable store
+    (a store that fails after the hosts were scanned: the report is still printed or written,
+    and says the results were not stored), 3 some host could not be scanned, 130 interrupted.
 
     Examples:
 
@@ -190,7 +194,7 @@ def scan(
     keep_non_compliant = output_format == "table" and verbose
     err = None if mode == "quiet" else stderr_console()  # quiet: rich.console is not needed
     with RunProgress(len(hosts), mode=mode, console=err) as progress:
-        run, spool = run_main(
+        run, spool, stored = run_main(
             _scan(hosts, connector, setup, concurrency, progress, keep_non_compliant)
         )
     try:
@@ -205,6 +209,14 @@ def scan(
     finally:
         if spool is not None:
             spool.close()
+    if stored.error is not None:
+        print_error(
+            f"the results of this run were not stored ({stored.stored} of {len(run.hosts)} "
+            f"hosts were, before the store failed); the report "
+            f"{f'in {output}' if output is not None else 'above'} is all there is of run "
+            f"{run.run_id}: {stored.error}"
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
     if run.cancelled:
         err = err or stderr_console()
         err.print(f"interrupted: results of finished hosts stored as run {run.run_id}")
@@ -243,14 +255,15 @@ async def _scan(
     concurrency: int,
     progress: RunProgress,
     keep_non_compliant_items: bool,
-) -> tuple[RunResult, ReportSpool | None]:
+) -> tuple[RunResult, ReportSpool | None, StoreGuard]:
     """Connect to the first ``concurrency`` hosts, prepare the run while they handshake
     (baselines, script, store, report spool: ~0.15 s of imports and loading that would
     otherwise delay the first connection, docs/benchmarks.md), then scan every host.
 
-    A bad input found while preparing (a store that cannot be opened, say) still ends the run
-    with exit 2 before anything has run on any host: the early connections are closed unused.
-    """
+    A bad input found while preparing (a store that cannot be opened or written, say) still
+    ends the run with exit 2 before anything has run on any host: the early connections are
+    closed unused. A store that fails once hosts are being scanned does not stop the run:
+    the returned guard holds its error (the results were not stored)."""
     from dataclasses import replace
 
     connector.start_connecting(hosts[:concurrency])
@@ -258,6 +271,7 @@ async def _scan(
         ctx = await _prepare(connector, setup)
         from fleetpatch.engine.pipeline import utcnow
         from fleetpatch.engine.scan_run import (
+            StoreGuard,
             keep_no_items,
             keep_non_compliant,
             make_run,
@@ -267,20 +281,26 @@ async def _scan(
         from fleetpatch.store.ids import new_run_id
         from fleetpatch.store.sqlite_scan import open_scan_store
 
-        with input_errors():
-            db = open_scan_store(setup.store)
-        ctx = replace(ctx, pending_reboots=db.pending_reboots([h.name for h in hosts]))
         run_id = new_run_id()
         started = utcnow()
-        db.begin_run(
-            run_id=run_id,
-            operation="scan",
-            started_at=started,
-            inventory=[str(p) for p in setup.inventory],
-            targets=setup.targets,
-            options=setup.options,
-        )
-        recorder = store_recorder(db, run_id)
+        with input_errors():
+            db = open_scan_store(setup.store)
+            try:
+                ctx = replace(ctx, pending_reboots=db.pending_reboots([h.name for h in hosts]))
+                db.begin_run(
+                    run_id=run_id,
+                    operation="scan",
+                    started_at=started,
+                    inventory=[str(p) for p in setup.inventory],
+                    targets=setup.targets,
+                    options=setup.options,
+                    targeted_hosts=len(hosts),
+                )
+            except BaseException:
+                db.close()
+                raise
+        stored = StoreGuard(db)
+        recorder = store_recorder(stored, run_id)
         # the JSON report's host entries are rendered as hosts finish
         spool = _new_spool() if setup.json_spool else None
         save_facts = setup.save_facts
@@ -312,9 +332,9 @@ async def _scan(
         hosts=results,
         cancelled=cancelled,
     )
-    db.finish_run(run.run_id, finished_at=run.finished_at, cancelled=cancelled)
+    stored.finish_run(run.run_id, finished_at=run.finished_at, cancelled=cancelled)
     db.close()
-    return run, spool
+    return run, spool, stored
 
 
 _RUN_MODULES = (  # in the order they build on each other, each step a few tens of ms

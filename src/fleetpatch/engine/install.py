@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from fleetpatch.baseline.compiled import compile_baseline
 from fleetpatch.baseline.evaluate import apply_install_outcome, evaluate_baseline
 from fleetpatch.baseline.model import Baseline
-from fleetpatch.baseline.override import InstallOverrideList
+from fleetpatch.baseline.override import InstallOverrideList, unmatched_override_ids
 from fleetpatch.compliance import HostCompliance, PatchState
 from fleetpatch.engine.detached import JobHost
 from fleetpatch.engine.install_job import (
@@ -151,6 +152,18 @@ async def install_host(
             return _failed(
                 host, run.started, run.trace, HostOutcome.FAILED, "baseline", str(exc), facts
             )
+        if ctx.install_override is not None:
+            family = compile_baseline(baseline).family
+            unmatched = unmatched_override_ids(ctx.install_override, facts, family)
+            if unmatched:  # a typo, or a list for another system: never a compliant no-op
+                message = (
+                    f"install override ids match nothing on {host.name}: "
+                    f"{', '.join(unmatched)} (no available update or installed package of "
+                    f"that name for {facts.os.product}); nothing was installed"
+                )
+                return _failed(
+                    host, run.started, run.trace, HostOutcome.FAILED, "override", message, facts
+                )
         installer = ctx.installers(facts.os.family)
         if installer is None:
             raise UnsupportedPlatform(

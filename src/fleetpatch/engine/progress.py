@@ -92,6 +92,9 @@ class RunProgress:
 
 
 def _line(result: HostResult, done: int, total: int) -> str:
+    """One progress line; host text in it is shown as it is, control characters escaped."""
+    from fleetpatch.report.safe_text import printable
+
     status = result.outcome.value
     detail = ""
     if result.failure is not None:
@@ -99,4 +102,4 @@ def _line(result: HostResult, done: int, total: int) -> str:
     elif result.compliance is not None:
         c = result.compliance
         detail = f" {c.status.value} missing={c.counts.missing}"
-    return f"[{done}/{total}] {result.host} {status}{detail}"
+    return printable(f"[{done}/{total}] {result.host} {status}{detail}")

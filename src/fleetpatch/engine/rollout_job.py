@@ -208,6 +208,7 @@ def execute(
             inventory=list(request.inventory),
             targets=list(request.targets),
             options={k: v for k, v in request.to_json().items() if v not in (None, (), False)},
+            targeted_hosts=sum(len(batch) for batch in prepared.plan),
         )
         if ledger is not None:
             ledger.create(

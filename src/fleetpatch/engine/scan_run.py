@@ -15,6 +15,7 @@ from fleetpatch.engine.pipeline import ScanContext, scan_host, utcnow
 from fleetpatch.engine.runner import run_hosts
 from fleetpatch.inventory.model import Host
 from fleetpatch.results import HostFailure, HostOutcome, HostResult, RunResult
+from fleetpatch.store.errors import StoreError
 
 
 class Recorder(Protocol):
@@ -59,6 +60,42 @@ class _RunSink:
 
     def save(self, results: Sequence[HostResult]) -> None:
         self.store.save_host_results(self.run_id, results)
+
+
+class RunStore(ResultStore, Protocol):
+    """The part of the store a run writes to, begin to end."""
+
+    def finish_run(self, run_id: str, finished_at: datetime, cancelled: bool = False) -> None: ...
+
+
+@dataclass
+class StoreGuard:
+    """A run's store that cannot stop the run: the first StoreError of a write (a full disk,
+    a damaged file) is kept in ``error``, later writes are skipped, and the run goes on to its
+    report; the caller says that the results were not stored. ``stored`` counts the hosts
+    whose results were written before. A try per batch: nothing per host."""
+
+    store: RunStore
+    error: StoreError | None = None
+    stored: int = 0
+
+    def save_host_results(self, run_id: str, results: Sequence[HostResult]) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.store.save_host_results(run_id, results)
+        except StoreError as exc:
+            self.error = exc
+        else:
+            self.stored += len(results)
+
+    def finish_run(self, run_id: str, finished_at: datetime, cancelled: bool = False) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.store.finish_run(run_id, finished_at, cancelled)
+        except StoreError as exc:
+            self.error = exc
 
 
 def store_recorder(store: ResultStore, run_id: str) -> BufferedRecorder:
@@ -203,4 +240,5 @@ def make_run(
         targets=tuple(targets),
         hosts=tuple(hosts),
         cancelled=cancelled,
+        targeted_hosts=len(hosts),
     )

@@ -148,6 +148,8 @@ def _document(run: RunResult, hosts: list[m.ReportHost]) -> m.ReportDocument:
             inventory=list(run.inventory),
             targets=list(run.targets),
             cancelled=run.cancelled,
+            status=run.status,
+            targeted_hosts=run.targeted_hosts,
         ),
         summary=_summary(run),
         hosts=hosts,

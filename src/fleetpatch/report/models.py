@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fleetpatch.compliance import ComplianceLevel, PatchState
 from fleetpatch.report.status import HostStatus
-from fleetpatch.results import FAILURE_KINDS, HostOutcome, InstallSummary
+from fleetpatch.results import FAILURE_KINDS, HostOutcome, InstallSummary, RunStatus
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -29,6 +29,16 @@ class ReportRun(_Model):
     inventory: list[str] = Field(description="inventory files the targets came from")
     targets: list[str] = Field(description="target selectors as given")
     cancelled: bool = Field(description="the run was cancelled (Ctrl-C)")
+    status: RunStatus = Field(
+        default="finished",
+        description="finished; cancelled (Ctrl-C); running (still under way) or interrupted "
+        "(its controller died before finishing it): a stored run read back by fleetpatch report",
+    )
+    targeted_hosts: int | None = Field(
+        default=None,
+        description="hosts the run set out to do, when known; a run that did not finish may "
+        "list fewer hosts",
+    )
 
 
 class SeveritySummary(_Model):

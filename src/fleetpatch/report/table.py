@@ -13,6 +13,7 @@ from rich.text import Text
 from fleetpatch.compliance import LEVEL_ORDER, NON_COMPLIANT_STATES, PatchItem
 from fleetpatch.knowledge import DEFAULT_MAX_METADATA_AGE, format_age, is_stale
 from fleetpatch.report.exit_codes import exit_code_for
+from fleetpatch.report.safe_text import cell
 from fleetpatch.report.status import (
     HostStatus,
     host_status,
@@ -41,7 +42,9 @@ def render_run_table(
 ) -> None:
     """Print the host table and the fleet summary; with ``verbose``, every non-compliant
     patch item of every host too. A ``Metadata`` column shows the age of each host's package
-    metadata when it is older than ``max_metadata_age`` (or of unknown age), and only then."""
+    metadata when it is older than ``max_metadata_age`` (or of unknown age), and only then.
+    Text from hosts and inventories is shown as it is, never as markup, control characters
+    escaped (fleetpatch.report.safe_text)."""
     console.print(_hosts_table(run, max_metadata_age))
     failed = [host for host in run.hosts if host.failure is not None]
     if failed:
@@ -63,8 +66,9 @@ def _stale_age(host: HostResult, max_age: int | None) -> str:
 
 
 def _hosts_table(run: RunResult, max_age: int | None) -> Table:
+    shown = "" if run.status == "finished" else f" ({run.status})"
     table = Table(
-        title=f"{run.operation} {run.run_id}" + (" (cancelled)" if run.cancelled else ""),
+        title=cell(f"{run.operation} {run.run_id}{shown}"),
         caption=(
             "Non-compliant patches: Sec/Other = security/other, "
             f"{LEVEL_LEGEND}; Pending = installed, pending reboot"
@@ -99,10 +103,10 @@ def _host_cells(host: HostResult) -> list[str | Text]:
     reboot = reboot_required(host)
     counted = compliance is not None
     return [
-        host.host,
-        platform_product(host) or "-",
+        cell(host.host),
+        cell(platform_product(host) or "-"),
         Text(status.value, style=_STATUS_STYLE.get(status, "")),
-        compliance.baseline if compliance else "-",
+        cell(compliance.baseline if compliance else "-"),
         (
             f"{compliance.counts.security_non_compliant}/{compliance.counts.other_non_compliant}"
             if compliance
@@ -111,7 +115,7 @@ def _host_cells(host: HostResult) -> list[str | Text]:
         "/".join(str(by_level[level]) for level in LEVEL_ORDER) if counted else "-",
         str(compliance.counts.installed_pending_reboot) if compliance else "-",
         "-" if reboot is None else ("yes" if reboot else "no"),
-        host.failure.kind if host.failure is not None else "",
+        cell(host.failure.kind if host.failure is not None else ""),
     ]
 
 
@@ -123,7 +127,7 @@ def _non_compliant_items(host: HostResult) -> list[PatchItem]:
 
 def _patches_table(host: HostResult, items: list[PatchItem]) -> Table:
     table = Table(
-        title=f"{host.host}: non-compliant patches",
+        title=cell(f"{host.host}: non-compliant patches"),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -135,13 +139,13 @@ def _patches_table(host: HostResult, items: list[PatchItem]) -> Table:
     table.add_column("Reason", overflow="fold", ratio=1)
     for item in items:
         table.add_row(
-            f"{item.id}:{item.arch}" if item.arch else item.id,
+            cell(f"{item.id}:{item.arch}" if item.arch else item.id),
             item.state.value,
             item.compliance_level.value,
             "yes" if item.security else "no",
-            f"{item.installed_version or '-'} -> {item.candidate_version or '-'}",
-            f"{item.severity or '-'} / {item.classification or '-'}",
-            item.reason or item.message,
+            cell(f"{item.installed_version or '-'} -> {item.candidate_version or '-'}"),
+            cell(f"{item.severity or '-'} / {item.classification or '-'}"),
+            cell(item.reason or item.message),
         )
     return table
 
@@ -154,7 +158,12 @@ def _failures_table(hosts: list[HostResult]) -> Table:
     table.add_column("Message", overflow="fold", ratio=1)
     for host in hosts:
         assert host.failure is not None
-        table.add_row(host.host, host.failure.kind, host.failure.step or "-", host.failure.message)
+        table.add_row(
+            cell(host.host),
+            cell(host.failure.kind),
+            cell(host.failure.step or "-"),
+            cell(host.failure.message),
+        )
     return table
 
 
@@ -164,7 +173,12 @@ def _summary_table(run: RunResult) -> Table:
     table = Table(title="Fleet summary", show_header=False, title_justify="left", box=box.SIMPLE)
     table.add_column("what")
     table.add_column("count", justify="right")
-    table.add_row("hosts", str(len(run.hosts)))
+    if run.status != "finished":
+        table.add_row("run status", run.status)
+    stored = str(len(run.hosts))
+    if not run.finished and run.targeted_hosts is not None:
+        stored += f" of {run.targeted_hosts} targeted"
+    table.add_row("hosts", stored)
     for status in HostStatus:
         if statuses[status] or status in (
             HostStatus.COMPLIANT,
@@ -173,7 +187,7 @@ def _summary_table(run: RunResult) -> Table:
         ):
             table.add_row(status.value.lower().replace("_", "-"), str(statuses[status]))
     for kind, count in sorted(failures.items()):
-        table.add_row(f"  failure kind {kind}", str(count))
+        table.add_row(cell(f"  failure kind {kind}"), str(count))
     table.add_row("missing security patches", str(sum(missing_security(h) for h in run.hosts)))
     table.add_row("exit code", str(exit_code_for(run)))
     return table

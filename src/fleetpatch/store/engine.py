@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,23 @@ def default_store_url() -> str:
 
 
 def display_url(url: str | URL) -> str:
-    """The URL with any password masked, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL with any password masked, for messages (as given when it does not parse)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can read: mask what looks like user:password@
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+
+
+def sqlite_path(url: str | URL) -> str | None:
+    """The database file of a SQLite URL; None for a server database or in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return None if database.startswith("file::memory:") else database
 
 
 def create_store_engine(url: str | URL) -> Engine:

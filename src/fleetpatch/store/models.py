@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from fleetpatch.compliance import ComplianceLevel, ComplianceStatus, StateCounts
-from fleetpatch.results import HostFailure, HostOutcome
+from fleetpatch.results import HostFailure, HostOutcome, RunStatus
 
-RunStatus = Literal["running", "finished", "cancelled"]
-"""``running``: begun and not finished (still going, or the process died before finishing)."""
+__all__ = ["HostHistoryEntry", "RunStatus", "RunSummary"]
 
 
 class RunSummary(BaseModel):
@@ -25,10 +24,17 @@ class RunSummary(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     cancelled: bool
+    controller: str | None = None
+    """``host:pid`` of the process that began (or resumed) the run"""
+    heartbeat_at: datetime | None = None
+    """last sign of life of that process while the run went"""
+    targeted_hosts: int | None = None
+    """hosts the run set out to do (``hosts`` counts those stored)"""
     inventory: tuple[str, ...]
     targets: tuple[str, ...]
     options: dict[str, Any] | None
     hosts: int
+    """host results stored"""
     compliant: int
     non_compliant: int
     failed: int

@@ -41,6 +41,9 @@ runs = Table(
     Column("status", String(16), nullable=False),
     Column("options", JSON, nullable=True),
     Column("cancelled", Boolean, nullable=False, default=False),
+    Column("controller", String(255), nullable=True),
+    Column("heartbeat_at", UtcDateTime(), nullable=True),
+    Column("targeted_hosts", Integer, nullable=True),
     Index("ix_runs_started_at", "started_at"),
 )
 

@@ -28,7 +28,9 @@ from fleetpatch.memo import RunMemo
 from fleetpatch.results import HostResult
 from fleetpatch.store.codec import InstalledBlob, encode_facts
 from fleetpatch.store.errors import RunNotFound, StoreError, StoreSchemaTooNew
+from fleetpatch.store.failures import StoreUnavailable, store_unavailable
 from fleetpatch.store.ids import new_run_id
+from fleetpatch.store.liveness import Heartbeat, this_controller
 from fleetpatch.store.rows import (
     COUNT_COLUMNS,
     PATCH_STATE_COLUMNS,
@@ -45,8 +47,12 @@ if TYPE_CHECKING:
 
 STORE_ENV = "FLEETPATCH_STORE"  # the same variable as store.engine.STORE_ENV
 
-SCHEMA_VERSION = 2
-SCHEMA_STEPS = ((1, "initial schema"), (2, "rollout state and host leases"))
+SCHEMA_VERSION = 3
+SCHEMA_STEPS = (
+    (1, "initial schema"),
+    (2, "rollout state and host leases"),
+    (3, "run controller, heartbeat and targeted hosts"),
+)
 """(version, description) of every migration step up to :data:`SCHEMA_VERSION`."""
 
 SCHEMA_SQL: tuple[str, ...] = (
@@ -55,7 +61,8 @@ SCHEMA_SQL: tuple[str, ...] = (
     "CREATE TABLE runs (\n\tid VARCHAR(64) NOT NULL, \n\toperation VARCHAR(32) NOT NULL, \n\t"
     "started_at DATETIME NOT NULL, \n\tfinished_at DATETIME, \n\tinventory JSON NOT NULL, \n\t"
     "targets JSON NOT NULL, \n\tstatus VARCHAR(16) NOT NULL, \n\toptions JSON, \n\tcancelled "
-    "BOOLEAN NOT NULL, \n\tPRIMARY KEY (id)\n)",
+    "BOOLEAN NOT NULL, controller VARCHAR(255), heartbeat_at DATETIME, targeted_hosts INTEGER, "
+    "\n\tPRIMARY KEY (id)\n)",
     "CREATE INDEX ix_runs_started_at ON runs (started_at)",
     "CREATE TABLE facts_blobs (\n\tdigest VARCHAR(64) NOT NULL, \n\tdata BLOB NOT NULL, \n\t"
     "raw_size INTEGER NOT NULL, \n\tPRIMARY KEY (digest)\n)",
@@ -174,7 +181,7 @@ def open_scan_store(url: str | None, *, store_facts: bool = True) -> SqliteScanS
 
     Raises:
         StoreSchemaTooNew: the database was written by a newer fleetpatch.
-        StoreError: the database cannot be opened.
+        StoreUnavailable: the database cannot be opened (read-only, full, damaged, ...).
     """
     path = sqlite_file(url)
     if path is not None:
@@ -188,7 +195,9 @@ def open_scan_store(url: str | None, *, store_facts: bool = True) -> SqliteScanS
 
 class SqliteScanStore:
     """The writing half of :class:`~fleetpatch.store.store.Store` a scan uses, on ``sqlite3``:
-    one transaction (``BEGIN IMMEDIATE``) per call, the same rows."""
+    one transaction (``BEGIN IMMEDIATE``) per call, the same rows. Every method raises
+    :class:`~fleetpatch.store.failures.StoreUnavailable` when the file cannot be read or
+    written (full disk, read-only, damaged), with nothing of that call written."""
 
     def __init__(self, conn: sqlite3.Connection, path: str, *, store_facts: bool = True):
         self._conn = conn
@@ -196,6 +205,16 @@ class SqliteScanStore:
         self._store_facts = store_facts
         self._known_digests: set[str] = set()
         self._memo = RunMemo()
+        self._heartbeat: Heartbeat | None = None
+
+    @property
+    def where(self) -> str:
+        """The store's URL, for messages."""
+        return f"sqlite:///{self._path}"
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailable:
+        """``exc`` (an sqlite3 or OS error met by this store) in an operator's words."""
+        return store_unavailable(exc, self.where, self._path)
 
     @classmethod
     def open(cls, path: str, *, store_facts: bool = True) -> SqliteScanStore | None:
@@ -204,13 +223,13 @@ class SqliteScanStore:
 
         Raises:
             StoreSchemaTooNew: the database was written by a newer fleetpatch.
-            StoreError: the file cannot be opened.
+            StoreUnavailable: the file cannot be opened or created.
         """
         try:
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}") from None
+            raise store_unavailable(exc, f"sqlite:///{path}", path) from exc
         try:
             configure_connection(conn, wal=True)
             version = _version(conn)
@@ -218,9 +237,9 @@ class SqliteScanStore:
                 version = _create(conn)
             if version > SCHEMA_VERSION:
                 raise StoreSchemaTooNew(f"sqlite:///{path}", version, SCHEMA_VERSION)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             conn.close()
-            raise StoreError(f"cannot open the store {path}: {exc}") from None
+            raise store_unavailable(exc, f"sqlite:///{path}", path) from exc
         except BaseException:
             conn.close()
             raise
@@ -230,6 +249,8 @@ class SqliteScanStore:
         return cls(conn, path, store_facts=store_facts)
 
     def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         self._conn.close()
 
     def begin_run(
@@ -241,31 +262,39 @@ class SqliteScanStore:
         inventory: Sequence[str] = (),
         targets: Sequence[str] = (),
         options: Mapping[str, Any] | None = None,
+        targeted_hosts: int | None = None,
     ) -> str:
         """As :meth:`Store.begin_run <fleetpatch.store.store.Store.begin_run>`."""
         refuse_secret_options(options)
         run_id = run_id or new_run_id(started_at)
-        with _Write(self._conn) as cur:
+        began = _instant(require_aware(started_at, "run started_at"))
+        with _Write(self) as cur:
             if cur.execute("SELECT id FROM runs WHERE id = ?", (run_id,)).fetchone():
                 raise StoreError(f"run {run_id!r} is already stored; runs are never overwritten")
             cur.execute(
                 "INSERT INTO runs (id, operation, started_at, finished_at, inventory, targets, "
-                "status, options, cancelled) VALUES (?, ?, ?, NULL, ?, ?, 'running', ?, 0)",
+                "status, options, cancelled, controller, heartbeat_at, targeted_hosts) "
+                "VALUES (?, ?, ?, NULL, ?, ?, 'running', ?, 0, ?, ?, ?)",
                 (
                     run_id,
                     operation,
-                    _instant(require_aware(started_at, "run started_at")),
+                    began,
                     json.dumps(list(inventory)),
                     json.dumps(list(targets)),
                     json.dumps(dict(options) if options is not None else None),
+                    this_controller(),
+                    _instant(datetime.now(UTC)),
+                    targeted_hosts,
                 ),
             )
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(lambda: _renew(self._path, run_id), run_id=run_id).start()
         return run_id
 
     def save_host_results(self, run_id: str, results: Sequence[HostResult]) -> None:
         """As :meth:`Store.save_host_results <fleetpatch.store.store.Store.save_host_results>`."""
         if not results:
-            with _Write(self._conn) as cur:
+            with _Write(self) as cur:
                 _require_running(cur, run_id)
             return
         memo = self._memo
@@ -274,7 +303,7 @@ class SqliteScanStore:
             for r in results
         ]
         blobs = {e.installed.digest: e.installed for e in encoded if e and e.installed}
-        with _Write(self._conn) as cur:
+        with _Write(self) as cur:
             _require_running(cur, run_id)
             _insert_missing_blobs(
                 cur, [b for d, b in blobs.items() if d not in self._known_digests]
@@ -319,14 +348,20 @@ class SqliteScanStore:
 
     def finish_run(self, run_id: str, finished_at: datetime, cancelled: bool = False) -> None:
         """As :meth:`Store.finish_run <fleetpatch.store.store.Store.finish_run>`."""
-        with _Write(self._conn) as cur:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        finished = _instant(require_aware(finished_at, "run finished_at"))
+        with _Write(self) as cur:
             _require_running(cur, run_id)
             cur.execute(
-                "UPDATE runs SET finished_at = ?, status = ?, cancelled = ? WHERE id = ?",
+                "UPDATE runs SET finished_at = ?, status = ?, cancelled = ?, heartbeat_at = ? "
+                "WHERE id = ?",
                 (
-                    _instant(require_aware(finished_at, "run finished_at")),
+                    finished,
                     "cancelled" if cancelled else "finished",
                     int(cancelled),
+                    _instant(datetime.now(UTC)),
                     run_id,
                 ),
             )
@@ -334,9 +369,12 @@ class SqliteScanStore:
     def pending_reboots(self, hosts: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
         """As :meth:`Store.pending_reboots <fleetpatch.store.store.Store.pending_reboots>`;
         a store that never recorded an install has none (read through SQLAlchemy otherwise)."""
-        found = self._conn.execute(
-            "SELECT 1 FROM runs WHERE operation = 'install' LIMIT 1"
-        ).fetchone()
+        try:
+            found = self._conn.execute(
+                "SELECT 1 FROM runs WHERE operation = 'install' LIMIT 1"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise self.unavailable(exc) from exc
         if found is None:
             return {}
         from fleetpatch.store.store import open_store
@@ -346,23 +384,54 @@ class SqliteScanStore:
 
 
 class _Write:
-    """``with`` block: a cursor in a ``BEGIN IMMEDIATE`` transaction, committed on success."""
+    """``with`` block: a cursor in a ``BEGIN IMMEDIATE`` transaction, committed on success,
+    rolled back otherwise; sqlite3 errors (in the block too) leave it as StoreUnavailable."""
 
-    def __init__(self, conn: sqlite3.Connection):
-        self._conn = conn
+    def __init__(self, store: SqliteScanStore):
+        self._store = store
+        self._conn = store._conn
         self._cur: sqlite3.Cursor | None = None
 
     def __enter__(self) -> sqlite3.Cursor:
-        self._cur = self._conn.cursor()
-        self._cur.execute("BEGIN IMMEDIATE")
-        return self._cur
-
-    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        assert self._cur is not None
+        cur = self._conn.cursor()
         try:
-            self._cur.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            cur.close()
+            raise self._store.unavailable(exc) from exc
+        self._cur = cur
+        return cur
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, *rest: object
+    ) -> None:
+        cur = self._cur
+        assert cur is not None
+        self._cur = None
+        try:
+            if exc_type is None:
+                cur.execute("COMMIT")
+            elif self._conn.in_transaction:  # SQLite rolls back by itself on a full disk
+                cur.execute("ROLLBACK")
+        except sqlite3.Error as failed:
+            if exc is None:
+                raise self._store.unavailable(failed) from failed
         finally:
-            self._cur.close()
+            cur.close()
+        if isinstance(exc, (sqlite3.Error, OSError)):
+            raise self._store.unavailable(exc) from exc
+
+
+def _renew(path: str, run_id: str) -> None:
+    """The heartbeat of a running run, on a connection of the heartbeat's own thread."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        conn.execute(
+            "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+            (_instant(datetime.now(UTC)), run_id),
+        )
+    finally:
+        conn.close()
 
 
 def _version(conn: sqlite3.Connection) -> int:

@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+import contextlib
+import functools
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import and_, case, func, select, true, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from fleetpatch.compliance import ComplianceLevel, ComplianceStatus
 from fleetpatch.memo import RunMemo
 from fleetpatch.results import HostFailure, HostOutcome, HostResult, RunResult
-from fleetpatch.store.engine import WRITE_OPTION, create_store_engine, default_store_url
+from fleetpatch.store.engine import (
+    WRITE_OPTION,
+    create_store_engine,
+    default_store_url,
+    display_url,
+    sqlite_path,
+)
 from fleetpatch.store.errors import RunNotFound, StoreError
+from fleetpatch.store.failures import StoreUnavailable, store_unavailable
 from fleetpatch.store.ids import new_run_id
+from fleetpatch.store.liveness import Heartbeat, run_status, this_controller
 from fleetpatch.store.migrate import migrate
 from fleetpatch.store.models import HostHistoryEntry, RunStatus, RunSummary
 from fleetpatch.store.read import counts_from_row, load_host_results
 from fleetpatch.store.schema import host_results, runs
 from fleetpatch.store.write import insert_host_results, refuse_secret_options, require_aware
+
+_DRIVER_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, ImportError)
+"""What a database driver, SQLAlchemy or the file system raise; the store turns them into
+:class:`~fleetpatch.store.failures.StoreUnavailable`."""
 
 
 def open_store(url: str | None = None, *, store_facts: bool = True) -> Store:
@@ -29,14 +45,42 @@ def open_store(url: str | None = None, *, store_facts: bool = True) -> Store:
 
     Raises:
         StoreSchemaTooNew: the database was written by a newer fleetpatch.
+        StoreUnavailable: the store cannot be opened (read-only, full, damaged, unreachable);
+            the message says what to do.
     """
-    engine = create_store_engine(url or default_store_url())
+    url = url or default_store_url()
+    engine: Engine | None = None
     try:
+        engine = create_store_engine(url)
         migrate(engine)
+    except _DRIVER_ERRORS as exc:
+        if engine is not None:
+            engine.dispose()
+        raise store_unavailable(exc, display_url(url), sqlite_path(url)) from exc
     except BaseException:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
         raise
     return Store(engine, store_facts=store_facts)
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _translated(
+    method: Callable[Concatenate[Store, _P], _T],
+) -> Callable[Concatenate[Store, _P], _T]:
+    """A store method whose driver and file-system errors become StoreUnavailable."""
+
+    def wrapper(self: Store, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except _DRIVER_ERRORS as exc:
+            raise self.unavailable(exc) from exc
+
+    functools.update_wrapper(wrapper, method)
+    return wrapper
 
 
 class Store:
@@ -52,12 +96,25 @@ class Store:
         self._known_digests: frozenset[str] = frozenset()
         # encodings of the shared package lists, items and rows of the hosts written so far
         self._memo = RunMemo()
+        self._heartbeats: dict[str, Heartbeat] = {}
 
     @property
     def engine(self) -> Engine:
         return self._engine
 
+    @property
+    def where(self) -> str:
+        """The store's URL for messages (password masked)."""
+        return display_url(self._engine.url)
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailable:
+        """``exc`` (a driver or file-system error met by this store) in an operator's words."""
+        return store_unavailable(exc, self.where, sqlite_path(self._engine.url))
+
     def close(self) -> None:
+        for beat in self._heartbeats.values():
+            beat.stop()
+        self._heartbeats.clear()
         self._engine.dispose()
 
     def __enter__(self) -> Store:
@@ -73,6 +130,7 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------
 
+    @_translated
     def save_run(self, run: RunResult, *, options: Mapping[str, Any] | None = None) -> None:
         """Store a complete run, its hosts, patch states, facts and audit rows in ONE
         transaction. Raises StoreError if the run id is already stored."""
@@ -90,11 +148,15 @@ class Store:
                     status="cancelled" if run.cancelled else "finished",
                     options=dict(options) if options is not None else None,
                     cancelled=run.cancelled,
+                    controller=run.controller or this_controller(),
+                    heartbeat_at=datetime.now(UTC),
+                    targeted_hosts=run.targeted_hosts,
                 )
             )
             added = self._insert_hosts(conn, run.run_id, run.hosts)
         self._remember(added)
 
+    @_translated
     def begin_run(
         self,
         operation: str,
@@ -104,8 +166,12 @@ class Store:
         inventory: Sequence[str] = (),
         targets: Sequence[str] = (),
         options: Mapping[str, Any] | None = None,
+        targeted_hosts: int | None = None,
     ) -> str:
-        """Record a run that has started; returns its id (a new sortable id unless given)."""
+        """Record a run that has started; returns its id (a new sortable id unless given).
+
+        The run is this process's (``runs.controller``) and its heartbeat is renewed by a
+        thread until :meth:`finish_run` or :meth:`close` (fleetpatch.store.liveness)."""
         refuse_secret_options(options)
         run_id = run_id or new_run_id(started_at)
         with self._write() as conn:
@@ -121,10 +187,40 @@ class Store:
                     status="running",
                     options=dict(options) if options is not None else None,
                     cancelled=False,
+                    controller=this_controller(),
+                    heartbeat_at=datetime.now(UTC),
+                    targeted_hosts=targeted_hosts,
                 )
             )
+        self._beat_for(run_id)
         return run_id
 
+    @_translated
+    def claim_run(self, run_id: str) -> None:
+        """Make this process the controller of a run it is about to resume (``fleetpatch run
+        --resume``: a run whose controller died, or one cancelled with Ctrl-C, which the
+        rollout ledger re-opens); its heartbeat is renewed from now on.
+
+        Raises:
+            RunNotFound: no such run.
+            StoreError: the run finished; there is nothing to resume.
+        """
+        with self._write() as conn:
+            status = conn.execute(
+                select(runs.c.status).where(runs.c.id == run_id).with_for_update()
+            ).scalar_one_or_none()
+            if status is None:
+                raise RunNotFound(run_id)
+            if status == "finished":
+                raise StoreError(f"run {run_id!r} is finished; there is nothing to resume")
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(controller=this_controller(), heartbeat_at=datetime.now(UTC))
+            )
+        self._beat_for(run_id)
+
+    @_translated
     def save_host_results(self, run_id: str, results: Sequence[HostResult]) -> None:
         """Append finished hosts to a running run, in one transaction per call (call it per
         batch, or every few seconds, not per host when scanning thousands)."""
@@ -133,8 +229,12 @@ class Store:
             added = self._insert_hosts(conn, run_id, results)
         self._remember(added)
 
+    @_translated
     def finish_run(self, run_id: str, finished_at: datetime, cancelled: bool = False) -> None:
         """Mark a running run finished (or cancelled, after Ctrl-C)."""
+        beat = self._heartbeats.pop(run_id, None)
+        if beat is not None:
+            beat.stop()
         with self._write() as conn:
             self._require_running(conn, run_id)
             conn.execute(
@@ -144,14 +244,17 @@ class Store:
                     finished_at=require_aware(finished_at, "run finished_at"),
                     status="cancelled" if cancelled else "finished",
                     cancelled=cancelled,
+                    heartbeat_at=datetime.now(UTC),
                 )
             )
 
     # -- reading -------------------------------------------------------------------------
 
+    @_translated
     def load_run(self, run_id: str, *, with_facts: bool = True) -> RunResult:
-        """The run as saved. A run never finished gets ``finished_at`` = its last host's
-        finish (or its start). Raises RunNotFound."""
+        """The run as saved, with its status (``running`` or ``interrupted`` for a run that
+        did not finish: fleetpatch.store.liveness). A run never finished gets ``finished_at``
+        = its last host's finish (or its start). Raises RunNotFound."""
         with self._engine.connect() as conn:
             run = conn.execute(select(runs).where(runs.c.id == run_id)).one_or_none()
             if run is None:
@@ -160,6 +263,12 @@ class Store:
         finished = run.finished_at
         if finished is None:
             finished = max((h.finished_at for h in hosts), default=run.started_at)
+        status = run_status(
+            run.status,
+            controller=run.controller,
+            heartbeat_at=run.heartbeat_at,
+            started_at=run.started_at,
+        )
         return RunResult(
             run_id=run.id,
             operation=run.operation,
@@ -169,8 +278,12 @@ class Store:
             targets=tuple(run.targets),
             hosts=tuple(hosts),
             cancelled=run.cancelled,
+            status=status,
+            controller=None if status in ("finished", "cancelled") else run.controller,
+            targeted_hosts=run.targeted_hosts,
         )
 
+    @_translated
     def latest_run_id(self, operation: str | None = None) -> str | None:
         query = select(runs.c.id).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(1)
         if operation is not None:
@@ -178,6 +291,7 @@ class Store:
         with self._engine.connect() as conn:
             return conn.execute(query).scalar_one_or_none()
 
+    @_translated
     def list_runs(self, limit: int = 20) -> list[RunSummary]:
         """The newest ``limit`` runs, newest first."""
         tallies = (
@@ -206,6 +320,7 @@ class Store:
             rows = conn.execute(query).all()
         return [_run_summary(row) for row in rows]
 
+    @_translated
     def current_compliance(
         self, *, include_failed: bool = False, with_facts: bool = False
     ) -> list[HostResult]:
@@ -222,6 +337,7 @@ class Store:
             found = load_host_results(conn, host_results.c.id.in_(latest), with_facts=with_facts)
         return sorted(found, key=lambda result: result.host)
 
+    @_translated
     def pending_reboots(self, hosts: Sequence[str]) -> dict[str, tuple[str, tuple[str, ...]]]:
         """Hosts whose latest install left patches pending a reboot (``reboot: never``):
         host -> (boot identity after that install, the patches installed). A scan of such a
@@ -243,6 +359,7 @@ class Store:
                 pending[result.host] = (result.facts.boot_id, install.installed)
         return pending
 
+    @_translated
     def host_history(self, host: str, *, limit: int | None = None) -> list[HostHistoryEntry]:
         """Every stored result of ``host``, newest first."""
         query = (
@@ -260,7 +377,19 @@ class Store:
     # -- internals -----------------------------------------------------------------------
 
     def _write(self) -> _WriteTransaction:
-        return _WriteTransaction(self._engine)
+        return _WriteTransaction(self)
+
+    def _beat_for(self, run_id: str) -> None:
+        if run_id not in self._heartbeats:
+            self._heartbeats[run_id] = Heartbeat(lambda: self._renew(run_id), run_id=run_id).start()
+
+    def _renew(self, run_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status == "running")
+                .values(heartbeat_at=datetime.now(UTC))
+            )
 
     def _insert_hosts(
         self, conn: Connection, run_id: str, results: Sequence[HostResult]
@@ -295,17 +424,30 @@ class Store:
             raise StoreError(f"run {run_id!r} is {status}; only a running run takes new results")
 
 
-class _WriteTransaction:
-    """``with`` block: a connection in a write transaction, committed on success."""
+_CONFLICTS = (IntegrityError, sqlite3.IntegrityError)
+"""A constraint the block's own statements broke (two writers inserting one lease): the
+caller's to handle, not a store that stopped working."""
 
-    def __init__(self, engine: Engine):
-        self._engine = engine
+
+class _WriteTransaction:
+    """``with`` block: a connection in a write transaction, committed on success, rolled back
+    otherwise. Driver errors (in the block too, except constraint conflicts, which the caller
+    handles) leave it as StoreUnavailable."""
+
+    def __init__(self, store: Store):
+        self._store = store
         self._conn: Connection | None = None
 
     def __enter__(self) -> Connection:
-        conn = self._engine.connect()
-        conn.execution_options(**{WRITE_OPTION: True})
-        conn.begin()
+        conn: Connection | None = None
+        try:
+            conn = self._store.engine.connect()
+            conn.execution_options(**{WRITE_OPTION: True})
+            conn.begin()
+        except _DRIVER_ERRORS as exc:
+            if conn is not None:
+                conn.close()
+            raise self._store.unavailable(exc) from exc
         self._conn = conn
         return conn
 
@@ -315,15 +457,22 @@ class _WriteTransaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._conn is not None
+        conn = self._conn
+        assert conn is not None
+        self._conn = None
         try:
             if exc_type is None:
-                self._conn.commit()
+                conn.commit()
             else:
-                self._conn.rollback()
+                # SQLite may have rolled back by itself (a full disk): the block's error counts
+                with contextlib.suppress(*_DRIVER_ERRORS):
+                    conn.rollback()
+        except _DRIVER_ERRORS as failed:
+            raise self._store.unavailable(failed) from failed
         finally:
-            self._conn.close()
-            self._conn = None
+            conn.close()
+        if isinstance(exc, _DRIVER_ERRORS) and not isinstance(exc, _CONFLICTS):
+            raise self._store.unavailable(exc) from exc
 
 
 def _latest_per_host(condition: Any) -> Any:
@@ -351,7 +500,12 @@ def _count_if(condition: Any) -> Any:
 def _run_summary(row: Any) -> RunSummary:
     values = list(row)
     hosts, compliant, non_compliant, failed = (int(v or 0) for v in values[-4:])
-    status: RunStatus = row.status
+    status: RunStatus = run_status(
+        row.status,
+        controller=row.controller,
+        heartbeat_at=row.heartbeat_at,
+        started_at=row.started_at,
+    )
     return RunSummary(
         run_id=row.id,
         operation=row.operation,
@@ -359,6 +513,9 @@ def _run_summary(row: Any) -> RunSummary:
         started_at=row.started_at,
         finished_at=row.finished_at,
         cancelled=row.cancelled,
+        controller=row.controller,
+        heartbeat_at=row.heartbeat_at,
+        targeted_hosts=row.targeted_hosts,
         inventory=tuple(row.inventory),
         targets=tuple(row.targets),
         options=row.options,

@@ -50,5 +50,15 @@ def test_documented_values() -> None:
         ("NON_COMPLIANT", 1),
         ("BAD_INPUT", 2),
         ("HOST_FAILED", 3),
+        ("INCOMPLETE", 4),
         ("CANCELLED", 130),
     ]
+
+
+@pytest.mark.parametrize("status", ["running", "interrupted"])
+@pytest.mark.parametrize(
+    "hosts", [[], [COMPLIANT], [COMPLIANT, NON_COMPLIANT, _failed("auth")]], ids=["0", "1", "3"]
+)
+def test_a_run_that_did_not_finish_is_never_a_success(status: str, hosts: list[HostResult]) -> None:
+    run = run_of(hosts).model_copy(update={"status": status})
+    assert exit_code_for(run) == ExitCode.INCOMPLETE == 4

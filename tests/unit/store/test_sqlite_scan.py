@@ -1,8 +1,9 @@
 """The scan's SQLite writer (store.sqlite_scan) writes what SQLAlchemy's Store writes.
 
 Both write the same runs into two fresh files; every table is compared row by row (only the
-schema_version timestamps differ), and the SQLAlchemy Store reads the sqlite3-written file
-back to the same results. The frozen schema is checked against a migrated database.
+schema_version timestamps and the runs' heartbeat times differ), and the SQLAlchemy Store
+reads the sqlite3-written file back to the same results. The frozen schema is checked against
+a migrated database.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def _dump(path: Path) -> dict[str, Any]:
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'schema_version'"
         ):
             out[table] = conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+        # the writing process's clock when it last wrote (liveness): set, not the same
+        unset = conn.execute("SELECT count(*) FROM runs WHERE heartbeat_at IS NULL").fetchone()
+        assert unset == (0,)
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
+        listed = ", ".join("NULL" if c == "heartbeat_at" else c for c in columns)
+        out["runs"] = conn.execute(f"SELECT {listed} FROM runs ORDER BY 1, 2").fetchall()
         return out
     finally:
         conn.close()

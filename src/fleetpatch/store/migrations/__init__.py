@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
-from fleetpatch.store.migrations import v0001_initial, v0002_rollouts
+from fleetpatch.store.migrations import v0001_initial, v0002_rollouts, v0003_run_liveness
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", v0001_initial.upgrade),
     Migration(2, "rollout state and host leases", v0002_rollouts.upgrade),
+    Migration(3, "run controller, heartbeat and targeted hosts", v0003_run_liveness.upgrade),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
