@@ -226,8 +226,9 @@ async def test_a_few_receive_timeouts_are_asked_again(
     assert emulated.outcomes("Receive")[:4] == ["fault w:TimedOut"] * 3 + ["ok"]
 
 
-def _pool_threads() -> set[str]:
-    return {t.name for t in threading.enumerate() if t.name.startswith("fp-winrm")}
+def _pool_threads(connector: WinrmConnector) -> set[str]:
+    prefix = connector.thread_prefix + "_"
+    return {t.name for t in threading.enumerate() if t.name.startswith(prefix)}
 
 
 @pytest.mark.parametrize("threads", [2, 8])
@@ -239,7 +240,6 @@ async def test_the_thread_pool_bounds_blocking_calls_across_hosts(
     count would show a pool that ignored its bound)."""
     import asyncio
 
-    assert not _pool_threads(), "a pool of an earlier test is still alive"
     handler = GatedHandler()
     hosts = [wsman_host(handler=handler) for _ in range(6)]
     connector = WinrmConnector(threads=threads, operation_timeout=1)
@@ -250,7 +250,7 @@ async def test_the_thread_pool_bounds_blocking_calls_across_hosts(
         await asyncio.sleep(1.5)  # every host long-polls at least once
         handler.open()
         results = await asyncio.gather(*runs)
-        created = _pool_threads()
+        created = _pool_threads(connector)
         for session in sessions:
             await session.close()
     finally:

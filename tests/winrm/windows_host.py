@@ -37,6 +37,7 @@ from typing import Any
 
 from fleetpatch.platforms.windows.bootstrap import BOOTSTRAP
 from fleetpatch.platforms.windows.markers import Marker, read_marker
+from fleetpatch.platforms.windows.records import RECORD_FIELDS
 from tests.winrm.process import CommandRequest, ProcessStopped, RemoteProcess, python_codec
 from tests.winrm.windows_scenario import Scenario, UpdateSpec, load_scenario
 
@@ -46,7 +47,13 @@ JOB_MARK = "@@FPJOB@@"
 
 
 def record(kind: str, **fields: Any) -> str:
-    """One record line as Write-FpRecord prints it (non-ASCII as \\uXXXX)."""
+    """One record line as Write-FpRecord prints it (non-ASCII as \\uXXXX), with exactly the
+    fields of its type (RECORD_FIELDS: a drift fails the test that made the host)."""
+    if set(fields) != RECORD_FIELDS[kind]:
+        raise AssertionError(
+            f"the emulator's {kind} record has {sorted(fields)}, the contract "
+            f"{sorted(RECORD_FIELDS[kind])}"
+        )
     return json.dumps({**fields, "t": kind}, ensure_ascii=True, separators=(",", ":"))
 
 

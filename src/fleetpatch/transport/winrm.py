@@ -79,7 +79,10 @@ class WinrmConnector:
     def __post_init__(self) -> None:
         if self.threads < 1:
             raise ValueError(f"the WinRM thread pool needs at least 1 thread, got {self.threads}")
-        self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="fp-winrm")
+        self.thread_prefix = f"fp-winrm-{id(self):x}"
+        self.pool = ThreadPoolExecutor(
+            max_workers=self.threads, thread_name_prefix=self.thread_prefix
+        )
         self._random = self.jitter or random.Random()
 
     async def call(self, fn: Callable[[], T], *, timeout: float) -> T:
