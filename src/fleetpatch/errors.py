@@ -77,6 +77,26 @@ class AuthError(HostError):
     kind = "auth"
 
 
+class CertificateError(ConnectError):
+    """The host's TLS certificate was refused (WinRM over HTTPS): not signed by a trusted CA,
+    expired, or issued for another name. Nothing was sent."""
+
+    kind = "certificate"
+
+
+class WinrmFault(HostError):
+    """The WinRM service answered a request with a fault (a WS-Management fault, or a bare
+    HTTP error status). ``code`` is the WSManFault code when there is one (2150858843: the
+    shell is gone), ``http_status`` the HTTP status."""
+
+    kind = "winrm_fault"
+
+    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.http_status = http_status
+
+
 class HostKeyError(HostError):
     """The host key is unknown (and accepting new keys was not asked for) or has changed."""
 

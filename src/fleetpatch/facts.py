@@ -109,6 +109,9 @@ class AvailableUpdate(BaseModel):
     reboot_suggested: bool = False
     packages: tuple[str, ...] = ()
     title: str = ""
+    update_id: str = Field(
+        default="", description="Windows: the update's UpdateID (a GUID), what an install asks for"
+    )
     advisories: tuple[Advisory, ...] = Field(
         default=(),
         description="every advisory for a version above the installed one up to the candidate, "

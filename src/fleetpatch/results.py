@@ -28,6 +28,10 @@ FAILURE_KINDS: dict[str, str] = {
     "partly upgraded; step says where)",
     "auth": "the host refused every authentication method offered",
     "host_key": "the host key is unknown or has changed",
+    "certificate": "the host's TLS certificate was refused (WinRM over HTTPS: untrusted CA, "
+    "expired, or for another name); nothing was sent",
+    "winrm_fault": "the WinRM service answered with a fault (its WSManFault code or HTTP status "
+    "is in the message)",
     "timeout": "a remote command ran past its timeout",
     "sudo": "sudo asked for a password fleetpatch does not have, or refused",
     "unsupported": "the host runs an OS or family fleetpatch does not support",

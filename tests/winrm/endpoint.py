@@ -157,11 +157,28 @@ def _toy(endpoint: WsmanEndpoint, host: EmulatedHost) -> None:
     pass
 
 
+def _windows(name: str) -> Scenario:
+    def setup(endpoint: WsmanEndpoint, host: EmulatedHost) -> None:
+        from tests.winrm.windows_host import WindowsUpdateHost
+
+        host.handler = WindowsUpdateHost(name)
+
+    return setup
+
+
 SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "toy": ("the toy shell: echo, exit, stderr, cat, sleep, trickle, big, unicode, reboot", _toy),
     "flaky": (
         "the toy shell; each host's first 3 Receives time out, every request 0.2 s late",
         _flaky,
+    ),
+    "ws2019": (
+        "an emulated Windows Server 2019 with April 2024 updates (tests/winrm/windows_host.py)",
+        _windows("ws2019"),
+    ),
+    "ws2022-rounds": (
+        "Windows Server 2022: an update after a reboot, a failing one, one re-offered",
+        _windows("ws2022-rounds"),
     ),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from fleetpatch.inventory.model import Host, JumpHost
 from fleetpatch.inventory.resolve import (
     Layer,
     build_host,
+    existing_ca_bundle,
     existing_key_file,
     fact_text,
     resolve_path,
@@ -48,13 +50,41 @@ FP_VARS: dict[str, str] = {
     "fp_connect_retries": "0-10: times a refused connection (or one closed before login) is "
     "tried again",
     "fp_connect_retry_delay": "seconds, > 0: the first wait before trying again",
+    "fp_winrm_auth": "ntlm, kerberos or basic (overrides ansible_winrm_transport)",
+    "fp_winrm_scheme": "http or https (overrides ansible_winrm_scheme)",
+    "fp_winrm_ca_bundle": "CA certificates (PEM) the host's HTTPS certificate must chain to",
+    "fp_winrm_insecure_skip_cert_validation": "true/false: accept any HTTPS certificate (a lab "
+    "only)",
 }
 _ADDRESS = ("ansible_host", "ansible_ssh_host")
 _PORT = ("ansible_port", "ansible_ssh_port")
 _USER = ("ansible_user", "ansible_ssh_user")
 _KEY = ("ansible_ssh_private_key_file", "ansible_private_key_file")
-_CONSUMED = frozenset((*_ADDRESS, *_PORT, *_USER, *_KEY, "ansible_become", "ansible_connection"))
-_LOGIN_SECRETS = ("ansible_password", "ansible_ssh_pass", "ansible_ssh_password")
+_WINRM_VARS = (
+    "ansible_winrm_transport",
+    "ansible_winrm_scheme",
+    "ansible_winrm_server_cert_validation",
+    "ansible_winrm_ca_trust_path",
+    "ansible_winrm_message_encryption",
+)
+_CONSUMED = frozenset(
+    (*_ADDRESS, *_PORT, *_USER, *_KEY, *_WINRM_VARS, "ansible_become", "ansible_connection")
+)
+# ansible_winrm_transport -> winrm_auth ("ssl" and "plaintext" are Basic, over HTTPS only)
+_WINRM_AUTHS = {
+    "ntlm": "ntlm",
+    "kerberos": "kerberos",
+    "basic": "basic",
+    "ssl": "basic",
+    "plaintext": "basic",
+}
+_LOGIN_SECRETS = (
+    "ansible_password",
+    "ansible_ssh_pass",
+    "ansible_ssh_password",
+    "ansible_winrm_pass",
+    "ansible_winrm_password",
+)
 _SUDO_SECRETS = (
     "ansible_become_password",
     "ansible_become_pass",
@@ -135,9 +165,12 @@ class HostVars:
             fields["port"] = self._int(*found, low=1, high=65535)
         if found := self._first(_USER):
             fields["user"] = self._checked(*found, login_user_problem, USER_EXPECTED)
-        layer = Layer(
-            fields=fields, connection=self._connection(), tags=self._tags(), facts=self._facts()
-        )
+        connection = self._connection()
+        if transport == "winrm":
+            connection.update(self._winrm(name))
+            if "port" not in fields:  # Ansible's default: 5986, or 5985 for http
+                fields["port"] = 5985 if connection["winrm_scheme"] == "http" else 5986
+        layer = Layer(fields=fields, connection=connection, tags=self._tags(), facts=self._facts())
         return build_host(name, layer, groups=groups, source=self.source, fail=fail)
 
     def known_hosts(self) -> str | None:
@@ -200,6 +233,77 @@ class HostVars:
         jump = self._jump_host()
         if jump is not None:
             settings["jump_host"] = jump
+        return settings
+
+    def _winrm(self, host: str) -> dict[str, Any]:
+        """WinRM settings from ``ansible_winrm_*`` (with Ansible's defaults: https unless the
+        port is 5985) and ``fp_winrm_*`` (which win)."""
+        settings: dict[str, Any] = {}
+        if (var := self.merged.get("ansible_winrm_transport")) is not None:
+            text = self._text("ansible_winrm_transport", var).strip().strip("[]")
+            first = text.split(",")[0].strip().strip("'\"").lower()
+            auth = _WINRM_AUTHS.get(first)
+            if auth is None:
+                raise self._fail(
+                    var,
+                    f"ansible_winrm_transport: {first!r} is not supported (fleetpatch logs in "
+                    "with ntlm, kerberos, or basic over https); set fp_winrm_auth",
+                )
+            settings["winrm_auth"] = auth
+        if (var := self.merged.get("fp_winrm_auth")) is not None:
+            value = self._text("fp_winrm_auth", var).strip().lower()
+            if value not in ("ntlm", "kerberos", "basic"):
+                raise self._fail(
+                    var, f"fp_winrm_auth: expected ntlm, kerberos or basic, got {value!r}"
+                )
+            settings["winrm_auth"] = value
+        scheme = None
+        for name in ("ansible_winrm_scheme", "fp_winrm_scheme"):
+            if (var := self.merged.get(name)) is not None:
+                scheme = self._text(name, var).strip().lower()
+                if scheme not in ("http", "https"):
+                    raise self._fail(var, f"{name}: expected http or https, got {scheme!r}")
+        if scheme is None:
+            port = self._first(_PORT)
+            scheme = "http" if port and str(port[1].value).strip() == "5985" else "https"
+        settings["winrm_scheme"] = scheme
+        if (var := self.merged.get("ansible_winrm_server_cert_validation")) is not None:
+            value = self._text("ansible_winrm_server_cert_validation", var).strip().lower()
+            if value == "ignore":
+                settings["winrm_insecure_skip_cert_validation"] = True
+                self._warn(
+                    var,
+                    f"host {host!r}: ansible_winrm_server_cert_validation=ignore: the host's "
+                    "certificate is NOT validated (anyone on the path can read the password); "
+                    "prefer fp_winrm_ca_bundle",
+                )
+            elif value != "validate":
+                raise self._fail(
+                    var,
+                    "ansible_winrm_server_cert_validation: expected validate or ignore, "
+                    f"got {value!r}",
+                )
+        if (var := self.merged.get("fp_winrm_insecure_skip_cert_validation")) is not None:
+            settings["winrm_insecure_skip_cert_validation"] = self._bool(
+                "fp_winrm_insecure_skip_cert_validation", var
+            )
+        for name in ("ansible_winrm_ca_trust_path", "fp_winrm_ca_bundle"):
+            if (var := self.merged.get(name)) is not None:
+                settings["winrm_ca_bundle"] = existing_ca_bundle(
+                    self._text(name, var),
+                    self.base_dir,
+                    partial(self._prefixed_fail, var, name),
+                )
+        var = self.merged.get("ansible_winrm_message_encryption")
+        if (
+            var is not None
+            and self._text("ansible_winrm_message_encryption", var).strip().lower() == "never"
+        ):
+            self._warn(
+                var,
+                "ansible_winrm_message_encryption=never is ignored: fleetpatch always "
+                "encrypts WinRM messages over http",
+            )
         return settings
 
     def _jump_host(self) -> JumpHost | None:
@@ -347,6 +451,9 @@ class HostVars:
     def _key_file(self, name: str, var: Var, *, raw: str | None = None) -> str:
         path = raw if raw is not None else self._text(name, var)
         return existing_key_file(path, self.base_dir, lambda m: self._fail(var, f"{name}: {m}"))
+
+    def _prefixed_fail(self, var: Var, name: str, message: str) -> InputError:
+        return self._fail(var, f"{name}: {message}")
 
     def _fail(self, var: Var, message: str) -> InputError:
         return InputError(message, path=self.source, location=str(var.line))

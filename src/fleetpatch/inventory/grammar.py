@@ -154,3 +154,38 @@ def check_login_user(value: str) -> str:
     if problem:
         raise ValueError(f"{USER_EXPECTED}: {problem}")
     return value
+
+
+WINRM_HTTP_PORT = 5985
+WINRM_HTTPS_PORT = 5986
+
+
+def winrm_settings_problem(
+    *, scheme: str, auth: str, ca_bundle: str | None, insecure: bool
+) -> str | None:
+    """What is wrong with a WinRM host's connection settings, or None; the message starts with
+    the setting's key (``connection.winrm_auth: ...``).
+
+    Basic authentication sends the password as it is, so it is refused over HTTP (a Windows
+    listener does not offer it there either); a CA bundle and skipping validation only mean
+    something over HTTPS, and not together.
+    """
+    if auth == "basic" and scheme != "https":
+        return (
+            "connection.winrm_auth: basic sends the password in clear text, so fleetpatch uses "
+            "it only over HTTPS (winrm_scheme: https, or port 5986); use ntlm or kerberos, "
+            "which encrypt every message over HTTP"
+        )
+    if ca_bundle and scheme != "https":
+        return "connection.winrm_ca_bundle: a CA bundle is only used over HTTPS (winrm_scheme)"
+    if insecure and scheme != "https":
+        return (
+            "connection.winrm_insecure_skip_cert_validation: there is no certificate over "
+            "HTTP; remove it (HTTP messages are encrypted by NTLM or Kerberos)"
+        )
+    if insecure and ca_bundle:
+        return (
+            "connection.winrm_insecure_skip_cert_validation: set together with winrm_ca_bundle; "
+            "keep one (the CA bundle validates, the other skips validation)"
+        )
+    return None

@@ -26,6 +26,7 @@ from fleetpatch.inventory.resolve import (
     LoadedFile,
     build_host,
     combine_files,
+    existing_ca_bundle,
     existing_key_file,
     fact_text,
     merge_layers,
@@ -258,6 +259,12 @@ class _Layers:
                 settings["key_file"] = self._key_file(conn.key_file, (*here, "key_file"))
             if conn.known_hosts is not None:
                 settings["known_hosts"] = resolve_path(conn.known_hosts, self.base_dir)
+            if conn.winrm_ca_bundle is not None:
+                settings["winrm_ca_bundle"] = existing_ca_bundle(
+                    conn.winrm_ca_bundle,
+                    self.base_dir,
+                    lambda message: self.doc.error(message, (*here, "winrm_ca_bundle")),
+                )
             jump = conn.jump_host
             if jump is not None and jump.key_file is not None:
                 key_file = self._key_file(jump.key_file, (*here, "jump_host", "key_file"))

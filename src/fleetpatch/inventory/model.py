@@ -48,6 +48,17 @@ class ConnectionSettings(BaseModel):
     command_timeout: float = Field(default=600.0, gt=0)
     keepalive_interval: float = Field(default=10.0, ge=0)
     """an open connection whose server answers no keepalive for 4 intervals is lost"""
+    winrm_auth: Literal["ntlm", "kerberos", "basic"] = "ntlm"
+    """WinRM: how to log in (basic only over HTTPS; kerberos needs the ``kerberos`` extra)"""
+    winrm_scheme: Literal["http", "https"] | None = None
+    """WinRM: http (messages encrypted by NTLM/Kerberos) or https; None: https on port 5986,
+    http on any other port"""
+    winrm_ca_bundle: str | None = None
+    """WinRM over HTTPS: the CA certificates (PEM) that the host's certificate must chain to,
+    instead of the system's"""
+    winrm_insecure_skip_cert_validation: bool = False
+    """WinRM over HTTPS: accept any certificate (anyone on the path can read and change the
+    traffic, the password included); for a lab only"""
 
 
 class Host(BaseModel):
@@ -65,6 +76,11 @@ class Host(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     facts: dict[str, str] = Field(default_factory=dict)
     source: str = ""
+
+    @property
+    def winrm_scheme(self) -> str:
+        """``http`` or ``https`` for a WinRM host: as set, else https on port 5986."""
+        return self.connection.winrm_scheme or ("https" if self.port == 5986 else "http")
 
     @property
     def patch_group(self) -> str | None:

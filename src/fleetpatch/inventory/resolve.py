@@ -17,6 +17,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from fleetpatch.errors import InputError
+from fleetpatch.inventory.grammar import (
+    WINRM_HTTP_PORT,
+    WINRM_HTTPS_PORT,
+    winrm_settings_problem,
+)
 from fleetpatch.inventory.model import ConnectionSettings, Host, Inventory
 
 
@@ -65,19 +70,30 @@ def build_host(
 ) -> Host:
     """A resolved host; its address defaults to its name.
 
+    A WinRM host's port defaults to 5985 (5986 with ``winrm_scheme: https``). SSH-only
+    settings (sudo, key_file, jump_host...) are kept as written: a WinRM host does not use
+    them (a group's ``sudo: true`` may cover a mixed fleet).
+
     Raises:
         InputError: ``fail(message)`` for a value the host model rejects: an address or a
             user outside their grammar (:mod:`fleetpatch.inventory.grammar`) that no earlier
-            check caught, e.g. the host's name as its address, or a value from EC2.
+            check caught, e.g. the host's name as its address, or a value from EC2; or WinRM
+            settings that do not go together (:func:`winrm_settings_problem`).
     """
+    transport = merged.fields.get("transport", "ssh")
+    connection = dict(merged.connection)
+    default_port = 22
+    if transport == "winrm":
+        https = connection.get("winrm_scheme") == "https"
+        default_port = WINRM_HTTPS_PORT if https else WINRM_HTTP_PORT
     try:
-        return Host(
+        host = Host(
             name=name,
             address=merged.fields.get("address") or name,
-            port=merged.fields.get("port", 22),
+            port=merged.fields.get("port", default_port),
             user=merged.fields.get("user"),
-            transport=merged.fields.get("transport", "ssh"),
-            connection=ConnectionSettings(**merged.connection),
+            transport=transport,
+            connection=ConnectionSettings(**connection),
             groups=tuple(sorted(groups)),
             tags=dict(merged.tags),
             facts=dict(merged.facts),
@@ -85,6 +101,17 @@ def build_host(
         )
     except ValidationError as exc:
         raise fail(_host_problem(exc, address_is_name="address" not in merged.fields)) from None
+    if transport == "winrm":
+        c = host.connection
+        problem = winrm_settings_problem(
+            scheme=host.winrm_scheme,
+            auth=c.winrm_auth,
+            ca_bundle=c.winrm_ca_bundle,
+            insecure=c.winrm_insecure_skip_cert_validation,
+        )
+        if problem:
+            raise fail(problem)
+    return host
 
 
 def _host_problem(exc: ValidationError, *, address_is_name: bool) -> str:
@@ -109,6 +136,15 @@ def existing_key_file(raw: str, base_dir: Path, fail: Callable[[str], InputError
     if not os.path.isfile(resolved):
         what = "is not a file" if os.path.exists(resolved) else "does not exist"
         raise fail(f"key file {raw} (resolved {resolved}) {what}")
+    return resolved
+
+
+def existing_ca_bundle(raw: str, base_dir: Path, fail: Callable[[str], InputError]) -> str:
+    """Resolve a CA bundle path (WinRM over HTTPS); raise ``fail(message)`` if no such file."""
+    resolved = resolve_path(raw, base_dir)
+    if not os.path.isfile(resolved):
+        what = "is not a file" if os.path.exists(resolved) else "does not exist"
+        raise fail(f"CA bundle {raw} (resolved {resolved}) {what}")
     return resolved
 
 

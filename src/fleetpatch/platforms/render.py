@@ -2,8 +2,9 @@
 
 Templates live beside each family (``<family>/templates/*.j2``) and in ``templates/``. Every
 value that reaches a script goes through a quoting filter for its language (``sh`` for POSIX
-shell); values that name packages are validated against the family's grammar first. Rendering
-is pure and cached: a scan script is rendered once per option set, not once per host.
+shell, ``ps`` for PowerShell); values that name packages are validated against the family's
+grammar first. Rendering is pure and cached: a scan script is rendered once per option set,
+not once per host.
 """
 
 from __future__ import annotations
@@ -33,6 +34,27 @@ def sh_quote(value: object) -> str:
     return shlex.quote(str(value))
 
 
+_PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+"""Characters PowerShell reads as a single quote: the ASCII one and four typographic ones."""
+
+
+def ps_quote(value: object) -> str:
+    """Quote any value as one PowerShell single-quoted string literal: nothing inside is
+    expanded (``$``, backtick, ``"`` are plain characters); every character PowerShell takes
+    for a single quote (ASCII and typographic) is doubled.
+
+    Raises:
+        InputError: the value contains a NUL character (it would end the string in native
+            calls).
+    """
+    text = str(value)
+    if "\x00" in text:
+        raise InputError("a value for a PowerShell script cannot contain a NUL character")
+    for quote in _PS_SINGLE_QUOTES:
+        text = text.replace(quote, quote * 2)
+    return f"'{text}'"
+
+
 def validated(value: object, grammar: str) -> str:
     """Return ``value`` if it matches the named grammar, else raise InputError."""
     text = str(value)
@@ -53,6 +75,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["sh"] = sh_quote
+    env.filters["ps"] = ps_quote
     env.filters["validated"] = validated
     return env
 

@@ -121,4 +121,3 @@ def test_every_seed_parses() -> None:
     for paths in SEEDS.values():
         for path in paths:
             parse_frames(path.read_text(encoding="utf-8"))
-
