@@ -319,6 +319,8 @@ def request_from_playbook(book: Playbook, *, dry_run: bool) -> RolloutRequest:
         command_timeout=book.timeouts.command,
         reboot_timeout=book.timeouts.reboot,
         health_check_timeout=book.timeouts.health_check,
+        lock_timeout=book.timeouts.lock,
+        reconnect_timeout=book.timeouts.reconnect,
         workdir=str(book.source.parent),
         playbook=str(book.source),
     )
