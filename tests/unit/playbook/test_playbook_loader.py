@@ -250,6 +250,8 @@ def test_lock_and_reconnect_timeouts_reach_the_install_request(write: WriteFile)
     )
     request = request_from_playbook(load_playbook(path), dry_run=False)
     assert (request.lock_timeout, request.reconnect_timeout) == (0, 120.0)
-    default = write("default.yaml", "name: x\ninventory: inv.yaml\ntargets: ['*']\noperation: install\n")
+    default = write(
+        "default.yaml", "name: x\ninventory: inv.yaml\ntargets: ['*']\noperation: install\n"
+    )
     request = request_from_playbook(load_playbook(default), dry_run=False)
     assert (request.lock_timeout, request.reconnect_timeout) == (None, 300.0)
