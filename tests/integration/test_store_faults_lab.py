@@ -41,6 +41,8 @@ def _args(command: str, inventory: Path, host: LabHost) -> list[str | Path]:
         return ["scan", "-i", inventory, "-q"]
     if command == "install":
         return ["install", "-i", inventory, "-t", host.name, "-q"]
+    if command == "runs":
+        return ["runs", "--format", "json"]
     return ["report"]
 
 
@@ -142,7 +144,19 @@ def test_read_only_store_file(
     assert _alpha(host) == alpha == ("ii", "1.0-1")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+def _assert_read(command: str, proc: Any) -> None:
+    """``report`` and ``runs`` of a store they cannot write: read all the same (read-only)."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if command == "report":
+        assert proc.returncode == 1, proc.stderr  # the stored scan's own: non-compliant
+        assert "Fleet summary" in proc.stdout and "NON_COMPLIANT" in proc.stdout
+    else:
+        assert proc.returncode == 0, proc.stderr
+        [run] = json.loads(proc.stdout)
+        assert (run["operation"], run["status"], run["hosts"]) == ("scan", "finished", 1)
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "runs"])
 def test_read_only_store_directory(
     command: str,
     repo_fleet: list[LabHost],
@@ -157,9 +171,13 @@ def test_read_only_store_directory(
     before, alpha = _digest(store), _alpha(host)
     store.parent.chmod(0o555)
     proc = fleetpatch(_args(command, inventory, host), store=store, prefix=prefix)
-    _assert_store_error(proc, store, "cannot be written")
-    assert f"its directory {store.parent} is not writable" in proc.stderr
-    assert "fleetpatch.db-wal" in proc.stderr
+    if command in ("report", "runs"):  # reading works: a read-only open (before: exit 2)
+        _assert_read(command, proc)
+    else:
+        _assert_store_error(proc, store, "cannot be written")
+        assert f"its directory {store.parent} is not writable" in proc.stderr
+        assert "fleetpatch.db-wal" in proc.stderr
+    assert sorted(p.name for p in store.parent.iterdir()) == ["fleetpatch.db"]
     store.parent.chmod(0o755)
     assert _digest(store) == before
     assert len(faults.store_rows(store, "SELECT id FROM runs")) == 1
@@ -178,7 +196,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         pytest.skip(f"a full disk needs a small tmpfs mounted by the test: {exc}")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", [*COMMANDS, "runs"])
 def test_full_store_disk(
     command: str,
     repo_fleet: list[LabHost],
@@ -195,8 +213,11 @@ def test_full_store_disk(
     before, alpha = _digest(store), _alpha(host)
     filler = faults.fill_disk(small_disk)
     proc = fleetpatch(_args(command, files.inventory, host), store=store)
-    _assert_store_error(proc, store, "the disk holding it is full")
-    assert "free space there" in proc.stderr
+    if command in ("report", "runs"):  # reading works: a read-only open (before: exit 2)
+        _assert_read(command, proc)
+    else:
+        _assert_store_error(proc, store, "the disk holding it is full")
+        assert "free space there" in proc.stderr
     filler.unlink()
     assert _digest(store) == before
     assert len(faults.store_rows(store, "SELECT id FROM runs")) == 1

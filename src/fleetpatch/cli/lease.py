@@ -31,11 +31,11 @@ def list_leases(
       fleetpatch lease list --format json
     """
     from fleetpatch.engine.leases import holder_state
-    from fleetpatch.store import open_store
+    from fleetpatch.store import open_store_for_reading
     from fleetpatch.store.rollouts import RolloutLedger
 
     with input_errors():
-        db = open_store(store)
+        db = open_store_for_reading(store)
     try:
         leases = RolloutLedger(db).leases()
     finally:
