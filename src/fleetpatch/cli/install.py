@@ -391,9 +391,7 @@ def not_stored_message(job: JobOutcome, output: Path | None) -> str:
 
     not_run = (HostOutcome.SKIPPED, HostOutcome.CANCELLED)
     unstored = [
-        r.host
-        for r in job.run.hosts
-        if r.host not in job.stored_hosts and r.outcome not in not_run
+        r.host for r in job.run.hosts if r.host not in job.stored_hosts and r.outcome not in not_run
     ]
     not_started = [r.host for r in job.run.hosts if r.outcome is HostOutcome.SKIPPED]
     where = f"in {output}" if output is not None else "above"

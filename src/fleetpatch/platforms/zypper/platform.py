@@ -28,6 +28,7 @@ from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.framing import Frames
 from fleetpatch.platforms.rpm.parsers import (
     evr_sort_key,
+    mark_rpm_duplicates,
     parse_repomd,
     parse_rpm_installed,
     parse_rpm_kernels,
@@ -102,8 +103,11 @@ def parse_zypper_scan(
         warnings.extend(f"zypper refresh: {m}" for m in split_stderr(refresh.body)[1] if m.strip())
         if refresh.rc == 106:
             warnings.append("zypper refresh: some repositories were skipped (rc 106)")
-    installed = parse_rpm_installed(
-        frames.require("zypper.installed", allowed_rc=OK).body, "zypper.installed"
+    installed = mark_rpm_duplicates(
+        parse_rpm_installed(
+            frames.require("zypper.installed", allowed_rc=OK).body, "zypper.installed"
+        ),
+        "zypper",
     )
     repos_section = frames.require("zypper.repos", allowed_rc=REPOS_RC)
     repos = parse_zypper_repos(repos_section.body) if repos_section.rc == 0 else ()
