@@ -19,10 +19,10 @@ from fleetpatch.platforms.rpm.install import PackageTarget
 from fleetpatch.platforms.rpm.parsers import parse_repomd, parse_rpm_installed, parse_rpm_kernels
 from fleetpatch.platforms.zypper.install import parse_zypper_install
 from fleetpatch.platforms.zypper.parsers import (
+    parse_applied_patches,
     parse_list_patches,
     parse_list_updates,
     parse_needs_rebooting,
-    parse_applied_patches,
     parse_patch_info,
     parse_zypper_repos,
 )
