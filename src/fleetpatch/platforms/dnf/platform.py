@@ -134,8 +134,10 @@ def parse_dnf_scan(
     needs = parse_needs_restarting(restart_section.body, restart_section.rc)
     metadata = parse_repomd(frames.require("dnf.repomd", allowed_rc=OK).body, "dnf.repomd")
     missing: list[str] = []
-    if frames.get("dnf.repos") is not None:  # dnf only (yum: not read)
-        missing = parse_dnf_repos(frames.require("dnf.repos", allowed_rc=OK).body).missing()
+    if frames.get("dnf.repos") is not None:  # dnf and yum (scans before it had none)
+        tool = "dnf" if frames.get("dnf.upgrades") is not None else "yum"
+        state = parse_dnf_repos(frames.require("dnf.repos", allowed_rc=OK).body)
+        missing = state.missing(tool)
 
     if not metadata.repos and not candidates.rows:
         raise DnfMetadataMissing(
