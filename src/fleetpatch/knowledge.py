@@ -190,10 +190,14 @@ def package_problem(name: str, status: str) -> str | None:
     for a healthy one (every status in :data:`HEALTHY_STATUSES`, and rpm's).
 
     dpkg's ``db:Status-Abbrev`` is desired action, state, error flag: state H, U, F, W or t,
-    or the error flag R (reinstall required), means the package is broken.
+    or the error flag R (reinstall required), means the package is broken. rpm: the status
+    ``rpm-duplicate TOOL V1,V2`` (an interrupted transaction left two versions of one
+    name.arch, :func:`fleetpatch.platforms.rpm.parsers.mark_rpm_duplicates`).
     """
     if status in HEALTHY_STATUSES or len(status) < 2 or not status[0].islower():
         return None
+    if status.startswith("rpm-duplicate "):
+        return _rpm_duplicate(name, status)
     state = _DPKG_STATES.get(status[1])
     reinstall = status[2:3] == "R"
     if state is None and not reinstall:
@@ -210,3 +214,28 @@ def package_problem(name: str, status: str) -> str | None:
     else:
         repair = "repair with 'dpkg --configure -a', then 'apt-get install -f'"
     return f"{', '.join(parts)}; {repair}"
+
+
+_RPM_REPAIR = {
+    "dnf": "repair with 'dnf remove --duplicates' (it keeps the newest version and reinstalls "
+    "it), then 'dnf check'",
+    "yum": "repair with 'package-cleanup --cleandupes' (yum-utils; it keeps the newest version), "
+    "then 'yum check'",
+}
+
+
+def _rpm_duplicate(name: str, status: str) -> str:
+    _, tool, versions = [*status.split(" ", 2), "", ""][:3]
+    listed = versions.split(",")
+    repair = _RPM_REPAIR.get(tool)
+    if repair is None:  # zypper: no command of its own ('zypper verify' may remove the package)
+        older = " ".join(f"{name}-{v}" for v in listed[:-1])
+        repair = (
+            f"repair with 'rpm -e --justdb --nodeps {older}' (drops the older version's "
+            f"database entry only; first check with 'rpm -V {name}' that the newest version's "
+            "files are the ones on disk), then 'zypper verify'"
+        )
+    return (
+        f"the rpm database holds {len(listed)} versions of {name} ({', '.join(listed)}): an rpm "
+        f"transaction was interrupted before it erased the old one; {repair}"
+    )

@@ -164,3 +164,12 @@ def test_zypper_two_patches_install_the_approved_patch_at_its_own_version(
     assert rpm_version(sles, "fp-seq") == wanted
     after = zypper_patches_of(sles, "fp-seq")
     assert after[moderate][1] == "applied" and after[critical][1] == "needed", after
+
+    # the rescan: fp-seq at the Moderate patch's version; that patch is applied (zypper's
+    # own word above) and approved, so fp-seq counts INSTALLED (SSM's InstalledCount), by it
+    rescan = run("scan", files, baseline, tmp_path, "--verbose", store="fresh.db")
+    done_items = {p["id"]: p for p in rescan["patches"] if p["state"] == "INSTALLED"}
+    assert "fp-seq" in done_items, rescan["patches"]
+    assert done_items["fp-seq"]["installed_version"] == wanted
+    assert done_items["fp-seq"]["reason"].endswith(f"by {moderate}"), done_items["fp-seq"]
+    assert rescan["counts"]["InstalledCount"] == len(done_items)

@@ -211,3 +211,35 @@ def test_an_rpm_repository_without_metadata_is_no_metadata(
     assert "'fp-extra'" in entry["failure"]["message"]
     assert entry["counts"] is not None  # the other repository's updates are still shown
     assert _last_row(tmp_path, host)["failure_kind"] == "no_metadata"
+
+
+@pytest.mark.parametrize(
+    ("image", "repair"),
+    [
+        (fleet.IMAGE_ROCKY9, "dnf remove --duplicates"),
+        (fleet.IMAGE_SLES15, "rpm -e --justdb --nodeps fp-crit-1.0-1"),
+    ],
+    ids=["dnf", "zypper"],
+)
+def test_an_interrupted_rpm_transaction_leaves_a_duplicate_that_is_failed(
+    image: str, repair: str, lab_fleet: Any, lab_files: Any, tmp_path: Path
+) -> None:
+    """What an rpm transaction killed between adding the new header and erasing the old one
+    leaves: two versions of one (non-installonly) name.arch in the rpm database, made here
+    with ``rpm -i --justdb`` of the newer version beside the installed one. Never COMPLIANT:
+    a FAILED item naming both versions and the repair; the rpm database is left as it is."""
+    host, inventory = _fresh(lab_fleet, lab_files, image, tmp_path)
+    must(host, "rpm -i --justdb --nodeps --replacefiles /srv/repo/fp-crit-1.1-1*.rpm")
+    before = must(host, "rpm -q --qf '%{NAME}-%{VERSION}-%{RELEASE}\\n' fp-crit").split()
+    assert len(before) == 2 and {v.split("-")[2] for v in before} == {"1.0", "1.1"}, before
+    rc, entry, _ = _scan(inventory, tmp_path)
+    assert (rc, entry["status"]) == (1, "NON_COMPLIANT"), entry
+    assert entry["counts"]["FailedCount"] == 1, entry["counts"]
+    states = _states(tmp_path, _last_row(tmp_path, host)["id"])
+    [(state, message)] = [v for k, v in states.items() if k.startswith("fp-crit")]
+    assert state == "FAILED"
+    assert "1.0-1" in message and "1.1-1" in message, message
+    assert "interrupted" in message and repair in message, message
+    # the scan changed nothing: both headers are still there
+    after = must(host, "rpm -q --qf '%{NAME}-%{VERSION}-%{RELEASE}\\n' fp-crit").split()
+    assert after == before

@@ -41,6 +41,8 @@ def _args(command: str, inventory: Path, host: LabHost) -> list[str | Path]:
         return ["scan", "-i", inventory, "-q"]
     if command == "install":
         return ["install", "-i", inventory, "-t", host.name, "-q"]
+    if command == "runs":
+        return ["runs", "--format", "json"]
     return ["report"]
 
 
@@ -142,7 +144,19 @@ def test_read_only_store_file(
     assert _alpha(host) == alpha == ("ii", "1.0-1")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+def _assert_read(command: str, proc: Any) -> None:
+    """``report`` and ``runs`` of a store they cannot write: read all the same (read-only)."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if command == "report":
+        assert proc.returncode == 1, proc.stderr  # the stored scan's own: non-compliant
+        assert "Fleet summary" in proc.stdout and "NON_COMPLIANT" in proc.stdout
+    else:
+        assert proc.returncode == 0, proc.stderr
+        [run] = json.loads(proc.stdout)
+        assert (run["operation"], run["status"], run["hosts"]) == ("scan", "finished", 1)
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "runs"])
 def test_read_only_store_directory(
     command: str,
     repo_fleet: list[LabHost],
@@ -157,9 +171,13 @@ def test_read_only_store_directory(
     before, alpha = _digest(store), _alpha(host)
     store.parent.chmod(0o555)
     proc = fleetpatch(_args(command, inventory, host), store=store, prefix=prefix)
-    _assert_store_error(proc, store, "cannot be written")
-    assert f"its directory {store.parent} is not writable" in proc.stderr
-    assert "fleetpatch.db-wal" in proc.stderr
+    if command in ("report", "runs"):  # reading works: a read-only open (before: exit 2)
+        _assert_read(command, proc)
+    else:
+        _assert_store_error(proc, store, "cannot be written")
+        assert f"its directory {store.parent} is not writable" in proc.stderr
+        assert "fleetpatch.db-wal" in proc.stderr
+    assert sorted(p.name for p in store.parent.iterdir()) == ["fleetpatch.db"]
     store.parent.chmod(0o755)
     assert _digest(store) == before
     assert len(faults.store_rows(store, "SELECT id FROM runs")) == 1
@@ -178,7 +196,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         pytest.skip(f"a full disk needs a small tmpfs mounted by the test: {exc}")
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", [*COMMANDS, "runs"])
 def test_full_store_disk(
     command: str,
     repo_fleet: list[LabHost],
@@ -195,8 +213,11 @@ def test_full_store_disk(
     before, alpha = _digest(store), _alpha(host)
     filler = faults.fill_disk(small_disk)
     proc = fleetpatch(_args(command, files.inventory, host), store=store)
-    _assert_store_error(proc, store, "the disk holding it is full")
-    assert "free space there" in proc.stderr
+    if command in ("report", "runs"):  # reading works: a read-only open (before: exit 2)
+        _assert_read(command, proc)
+    else:
+        _assert_store_error(proc, store, "the disk holding it is full")
+        assert "free space there" in proc.stderr
     filler.unlink()
     assert _digest(store) == before
     assert len(faults.store_rows(store, "SELECT id FROM runs")) == 1
@@ -314,3 +335,83 @@ def test_corrupt_store(
     assert "restore" in proc.stderr and ".recover" in proc.stderr
     assert _digest(store) == before  # left as it is
     assert _alpha(host) == alpha == ("ii", "1.0-1")
+
+
+# --------------------------------------------------------------------------- mid-rollout
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_disk_fills_in_the_middle_of_an_install_run(
+    output: str, lab_fleet: Any, lab_files: Any, small_disk: Path, tmp_path: Path
+) -> None:
+    """Three fresh hosts installed one after the other. The first is installed and stored;
+    while the second's dpkg is unpacking, the store's disk is filled. The second's install
+    completes on the host but its result cannot be stored; the third is never started (no
+    host is patched whose result cannot be stored). The report is printed (table) or written
+    (-o JSON), stderr names the host whose result was not stored and the one not started, no
+    traceback, exit 2; dpkg on each host and the store's rows say the same."""
+    from tests.integration.test_install_faults_lab import REPO_PACKAGES, installed_once, prepare
+
+    first, second, third = hosts = lab_fleet(fleet.IMAGE_DEBIAN12_REPO, 3)
+    inventory, baseline = prepare(hosts, lab_files, tmp_path)
+    faults.slow_dpkg_unpack(second, 4)
+    third_before = faults.dpkg_state(third, list(REPO_PACKAGES))
+    assert {status for status, _ in third_before.values()} == {"ii"}
+    store = small_disk / "fleetpatch.db"
+    out = tmp_path / "report.json"
+    extra = ["--format", "json", "-o", out] if output == "json" else []
+    args = ["install", "-i", inventory, "--all-hosts", "-b", baseline, "--max-concurrency", "1"]
+    proc = fleetpatch_started([*args, *extra], store=store)
+    try:
+        faults.wait_for(second, "test -e /tmp/fp-unpacked", timeout=120)
+        filler = faults.fill_disk(small_disk)
+    except BaseException:
+        proc.kill()
+        raise
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 2, (stdout, stderr)
+    assert "Traceback" not in stderr and "Exception in callback" not in stderr, stderr
+    assert "the disk holding it is full" in stderr, stderr
+    assert f"results not stored: {second.name}" in stderr, stderr
+    assert f"not started: {third.name}" in stderr, stderr
+    if output == "json":
+        doc = json.loads(out.read_text())
+        outcomes = {h["host"]: h["outcome"] for h in doc["hosts"]}
+    else:
+        assert "Fleet summary" in stdout, stdout
+        rows = [line.split("│") for line in stdout.splitlines() if "│" in line]
+        outcomes = {
+            cols[2].strip(): cols[3].strip()
+            for cols in rows
+            if len(cols) > 3 and cols[2].strip() in {h.name for h in hosts}
+        }
+    assert outcomes == {first.name: "ok", second.name: "ok", third.name: "skipped"}, outcomes
+    # the hosts: the first two patched once, the third untouched
+    installed_once(first)
+    installed_once(second)
+    assert faults.dpkg_state(third, list(REPO_PACKAGES)) == third_before
+    # the store: only the first host's result; the run left as begun (interrupted)
+    filler.unlink()
+    rows = faults.store_rows(store, "SELECT host, outcome FROM host_results ORDER BY seq")
+    assert [(r["host"], r["outcome"]) for r in rows] == [(first.name, "ok")]
+    assert faults.store_rows(store, "PRAGMA integrity_check") == [{"integrity_check": "ok"}]
+    [run] = faults.store_rows(store, "SELECT status FROM runs")
+    assert run["status"] == "running"
+    shown = fleetpatch(["report", "--format", "json"], store=store)
+    assert shown.returncode == 4, shown.stderr
+    assert json.loads(shown.stdout)["run"]["status"] == "interrupted"
+    if output == "table":
+        return
+    # once the store works again, the resume goes over the hosts not recorded as done: the
+    # second has nothing left to install, the third is patched; nothing twice
+    run_id = doc["run"]["run_id"]
+    resumed = fleetpatch(["run", "--resume", run_id, "--format", "json"], store=store)
+    assert resumed.returncode == 0, resumed.stderr
+    assert {h["host"]: h["outcome"] for h in json.loads(resumed.stdout)["hosts"]} == {
+        h.name: "ok" for h in hosts
+    }
+    for host in hosts:
+        installed_once(host)
+    rows = faults.store_rows(store, "SELECT host, outcome FROM host_results ORDER BY seq")
+    assert sorted((r["host"], r["outcome"]) for r in rows) == [(h.name, "ok") for h in hosts]
+    assert faults.store_rows(store, "SELECT host FROM host_leases") == []

@@ -203,6 +203,10 @@ class NameMatcher:
             hit = self.names.get(u.name)
             if hit is not None:
                 return hit
+            for patch_id in u.advisory_ids:  # a package judged by the applied patch it carries
+                hit = self.names.get(patch_id)
+                if hit is not None:
+                    return hit
             files = (
                 [rpm_file_name(u.name, u.arch, u.candidate_version)] if u.kind == "package" else []
             )
@@ -211,7 +215,7 @@ class NameMatcher:
                 hit = self.names.get(f)
                 if hit is not None:
                     return hit
-            return self._search([u.name, *u.packages, *files])
+            return self._search([u.name, *u.advisory_ids, *u.packages, *files])
         hit = self.names.get(u.name)
         if hit is not None:
             return hit

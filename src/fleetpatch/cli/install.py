@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from fleetpatch.cli.common import (
+    EXIT_BAD_INPUT,
     EXIT_CANCELLED,
     fail_input,
     input_errors,
     is_terminal,
+    print_error,
     stderr_console,
 )
 from fleetpatch.cli.inventory import InventoryOpt, TargetOpt
@@ -319,6 +321,8 @@ def request_from_playbook(book: Playbook, *, dry_run: bool) -> RolloutRequest:
         command_timeout=book.timeouts.command,
         reboot_timeout=book.timeouts.reboot,
         health_check_timeout=book.timeouts.health_check,
+        lock_timeout=book.timeouts.lock,
+        reconnect_timeout=book.timeouts.reconnect,
         workdir=str(book.source.parent),
         playbook=str(book.source),
     )
@@ -369,12 +373,37 @@ def _go(
         finally:
             db.close()  # the process ends without tearing the interpreter down (cli.main)
     _print(job, prepared, output_format=output_format, output=output)
+    if job.store_error is not None:
+        print_error(not_stored_message(job, output))
+        raise typer.Exit(EXIT_BAD_INPUT)
     if job.run.cancelled:
         err.print(
             f"interrupted: progress stored; resume with: fleetpatch run --resume {job.run.run_id}"
         )
         raise typer.Exit(EXIT_CANCELLED)
     raise typer.Exit(_exit_code(job))
+
+
+def not_stored_message(job: JobOutcome, output: Path | None) -> str:
+    """What an install run whose store failed part-way says: which hosts ran and were not
+    stored (an install may have changed them), which were never started, and what to do."""
+    from fleetpatch.results import HostOutcome
+
+    not_run = (HostOutcome.SKIPPED, HostOutcome.CANCELLED)
+    unstored = [
+        r.host for r in job.run.hosts if r.host not in job.stored_hosts and r.outcome not in not_run
+    ]
+    not_started = [r.host for r in job.run.hosts if r.outcome is HostOutcome.SKIPPED]
+    where = f"in {output}" if output is not None else "above"
+    return (
+        f"the store failed during run {job.run.run_id}: {job.store_error}; "
+        f"results not stored: {', '.join(unstored) or 'none'} (these hosts ran, and an "
+        f"install may have changed them: the report {where} is all there is of them); "
+        f"not started: {', '.join(not_started) or 'none'} (no host is started whose result "
+        f"could not be stored); {len(job.stored_hosts)} of {len(job.run.hosts)} host(s) were "
+        "stored before the failure. Once the store works again, continue with: fleetpatch run "
+        f"--resume {job.run.run_id} (hosts already patched have nothing left to install)"
+    )
 
 
 def _exit_code(job: JobOutcome) -> int:

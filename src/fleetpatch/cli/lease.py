@@ -31,11 +31,11 @@ def list_leases(
       fleetpatch lease list --format json
     """
     from fleetpatch.engine.leases import holder_state
-    from fleetpatch.store import open_store
+    from fleetpatch.store import open_store_for_reading
     from fleetpatch.store.rollouts import RolloutLedger
 
     with input_errors():
-        db = open_store(store)
+        db = open_store_for_reading(store)
     try:
         leases = RolloutLedger(db).leases()
     finally:
@@ -45,7 +45,7 @@ def list_leases(
             "host": lease.host,
             "run_id": lease.run_id,
             "holder": lease.holder,
-            "holder_state": holder_state(lease.holder),
+            "holder_state": holder_state(lease),
             "acquired_at": lease.acquired_at.isoformat(),
             "expires_at": lease.expires_at.isoformat(),
         }
@@ -110,7 +110,7 @@ def release(
         current = ledger.lease(host)
         if current is None:
             fail_input(f"{host} has no lease")
-        if holder_state(current.holder) == "running" and not force:
+        if holder_state(current) == "running" and not force:
             fail_input(
                 f"{host} is leased to run {current.run_id}, whose controller {current.holder} "
                 "is still running on this machine; stop it first, or use --force"

@@ -42,10 +42,10 @@ def report(
       fleetpatch runs          # the stored runs and their status
     """
     from fleetpatch.report.exit_codes import exit_code_for
-    from fleetpatch.store import open_store
+    from fleetpatch.store import open_store_for_reading
 
     with input_errors():
-        db = open_store(store)
+        db = open_store_for_reading(store)
         try:
             run_id = run or db.latest_run_id()
             if run_id is None:

@@ -35,12 +35,12 @@ def runs(
 
       fleetpatch report --run RUN_ID      # one run in full
     """
-    from fleetpatch.store import open_store
+    from fleetpatch.store import open_store_for_reading
 
     if output_format not in ("table", "json"):
         raise typer.BadParameter("--format must be table or json")
     with input_errors():
-        db = open_store(store)
+        db = open_store_for_reading(store)
         try:
             found = db.list_runs(limit=limit)
         finally:

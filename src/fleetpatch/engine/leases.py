@@ -1,45 +1,37 @@
 """What a host's lease says to the person who meets it: who holds it, and whether that
 controller is still alive (a lease left by a killed or interrupted controller blocks the host
-until its run is resumed, the lease is released, or it expires)."""
+until its run is resumed, the lease is released, or it expires).
+
+Alive is decided as for a run's controller (:func:`fleetpatch.store.liveness.controller_alive`):
+the holder's pid exists on this machine and that process started before it took the lease (a
+process started later holds the pid by reuse). One rule for ``fleetpatch runs``, ``report``,
+``lease list``, ``lease release`` and the message a blocked install prints."""
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import datetime
 from typing import Literal
 
+from fleetpatch.store.liveness import controller_alive
 from fleetpatch.store.rollouts import Lease
 
 HolderState = Literal["running", "dead", "elsewhere"]
 
 
-def holder_state(holder: str) -> HolderState:
-    """``running``: the holder (``HOSTNAME:PID``) is a fleetpatch process alive on this
-    machine; ``dead``: it was on this machine and is gone; ``elsewhere``: another machine's
-    (which cannot be checked from here)."""
-    name, _, pid_text = holder.rpartition(":")
-    if name != socket.gethostname() or not pid_text.isdigit():
+def holder_state(lease: Lease) -> HolderState:
+    """``running``: the holder (``HOSTNAME:PID``) is alive on this machine and started before
+    it took the lease; ``dead``: it was on this machine and is gone, or its pid now belongs to
+    a later process; ``elsewhere``: another machine's (which cannot be checked from here)."""
+    alive = controller_alive(lease.holder, lease.acquired_at)
+    if alive is None:
         return "elsewhere"
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return "dead"
-    except PermissionError:
-        return "running"
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            command = f.read()
-    except OSError:
-        return "running"
-    return "running" if b"fleetpatch" in command else "dead"  # the PID was reused
+    return "running" if alive else "dead"
 
 
 def lease_message(host: str, lease: Lease) -> str:
     """Why ``host`` is not touched, and what to do about it."""
     since = _time(lease.acquired_at)
-    if holder_state(lease.holder) == "dead":
+    if holder_state(lease) == "dead":
         return (
             f"{host} is leased to run {lease.run_id}, whose controller ({lease.holder}) is no "
             f"longer running (killed or interrupted; lease taken {since}, expires "

@@ -21,7 +21,7 @@ from fleetpatch.errors import InputError
 
 RateKind = Literal["max_concurrency", "max_errors", "batch size"]
 OnFailure = Literal["continue", "halt"]
-StopKind = Literal["budget", "halt", "canary", "health_check", "window"]
+StopKind = Literal["budget", "halt", "canary", "health_check", "window", "store"]
 DecisionEvent = Literal["batch", "failed", "canary_passed", "batch_done", "stopped", "done"]
 Clock = Callable[[], datetime]
 
@@ -474,7 +474,8 @@ class RolloutState:
 
     @property
     def stop_kind(self) -> StopKind | None:
-        """``budget``, ``halt``, ``canary``, ``health_check`` or ``window``; None if not stopped."""
+        """``budget``, ``halt``, ``canary``, ``health_check``, ``window`` or ``store``; None if
+        not stopped."""
         return self._stop[0] if self._stop else None
 
     @property
@@ -610,6 +611,11 @@ class RolloutState:
             self._log("canary_passed", f"canary batch passed: every host{checks} ok")
         else:
             self._log("batch_done", f"batch {self._batch} finished")
+
+    def stop(self, reason: str) -> None:
+        """Stop the rollout from outside its rules (the store failed: no host may be patched
+        whose result cannot be stored); running hosts finish, no new host starts."""
+        self._stop_with("store", reason)
 
     # -- internals
 

@@ -27,7 +27,7 @@ from fleetpatch.engine.rollout import (
     plan_batches,
 )
 from fleetpatch.engine.rollout_run import RolloutOutcome, RolloutSpec, run_rollout
-from fleetpatch.engine.scan_run import make_run, store_recorder
+from fleetpatch.engine.scan_run import StoreGuard, make_run
 from fleetpatch.errors import InputError
 from fleetpatch.inventory.loader import load_inventory
 from fleetpatch.inventory.model import Host
@@ -36,6 +36,7 @@ from fleetpatch.knowledge import check_max_metadata_ages, max_metadata_age_optio
 from fleetpatch.platforms.installers import installer_for
 from fleetpatch.results import HostResult, RunResult
 from fleetpatch.store import Store, new_run_id
+from fleetpatch.store.errors import StoreError
 from fleetpatch.store.rollouts import FINISHED_STATES, RUNNING, RolloutLedger
 
 
@@ -177,6 +178,11 @@ class JobOutcome:
     rollout: RolloutOutcome
     plan: list[list[str]]
     resumed: bool = False
+    store_error: StoreError | None = None
+    """The store failed while the run went: no host was started after that, the results not
+    in ``stored_hosts`` were not stored, and the run's end was not recorded."""
+    stored_hosts: frozenset[str] = frozenset()
+    """Hosts whose result of this run is in the store."""
 
 
 def execute(
@@ -193,7 +199,17 @@ def execute(
 
     ``on_note(host, text)`` hears what a host is waiting for (its package manager's lock).
     A resume (``resume_run``) takes results again even after a Ctrl-C, runs the hosts that
-    did not finish, and attaches to the installs ``in_flight`` left running on their hosts."""
+    did not finish, and attaches to the installs ``in_flight`` left running on their hosts.
+
+    Each host's result is stored as it ends. When the store fails once hosts are running (a
+    full disk), no further host is started (nothing is patched whose result cannot be
+    stored), hosts already installing finish, the run's end is not recorded (the run shows as
+    interrupted), and the outcome carries the error and the hosts that were stored: the
+    caller reports the run and says what was not stored.
+
+    Raises:
+        StoreError: the store failed before any host started (nothing ran).
+    """
     request = prepared.request
     operation = "install-dry-run" if request.dry_run else "install"
     started = utcnow()
@@ -225,19 +241,27 @@ def execute(
         rerun = [n for b in prepared.plan for n in b if n not in done]
         ledger.reopen(run_id, rerun, now=started, controller=controller)
     prepared.ictx = replace(prepared.ictx, run_id=run_id, notify=on_note)
-    recorder = store_recorder(store, run_id)
+    guard = StoreGuard(store)
+    stored_hosts: set[str] = set(finished or {})
 
     def record(result: HostResult) -> None:
-        recorder.add(result)
-        recorder.flush()  # installs are slow and precious: store each as it ends
-        on_result(result)
+        if guard.error is None:  # installs are slow and precious: store each as it ends
+            guard.save_host_results(run_id, [result])
+            if guard.error is None:
+                stored_hosts.add(result.host)
+        on_result(result)  # progress says a host is done once it is stored
+        if guard.error is not None:
+            raise guard.error  # the rollout stops starting hosts
 
     outcome = run_main(_run(prepared, run_id, ledger, record, finished or {}, in_flight or set()))
-    recorder.flush()
+    error = guard.error or outcome.store_error
     previous: list[HostResult] = []
     if finished:
-        stored = store.load_run(run_id, with_facts=False)
-        previous = [r for r in stored.hosts if r.host in finished]
+        try:
+            stored = store.load_run(run_id, with_facts=False)
+            previous = [r for r in stored.hosts if r.host in finished]
+        except StoreError as exc:
+            error = error or exc
     by_host = {r.host: r for r in previous + outcome.results}
     ordered = [by_host[n] for b in prepared.plan for n in b if n in by_host]
     run = make_run(
@@ -249,12 +273,23 @@ def execute(
         hosts=ordered,
         cancelled=outcome.cancelled,
     )
-    store.finish_run(run_id, finished_at=run.finished_at, cancelled=outcome.cancelled)
-    if ledger is not None:
-        state = "cancelled" if outcome.cancelled else "finished"
-        ledger.set_state(run_id, state, now=utcnow())
-        ledger.set_decisions(run_id, [d.reason for d in outcome.decisions], now=utcnow())
-    return JobOutcome(run, outcome, prepared.plan, resumed=resume_run is not None)
+    if error is None:  # else the run stays as begun: shown as interrupted, resumable
+        try:
+            store.finish_run(run_id, finished_at=run.finished_at, cancelled=outcome.cancelled)
+            if ledger is not None:
+                state = "cancelled" if outcome.cancelled else "finished"
+                ledger.set_state(run_id, state, now=utcnow())
+                ledger.set_decisions(run_id, [d.reason for d in outcome.decisions], now=utcnow())
+        except StoreError as exc:
+            error = exc
+    return JobOutcome(
+        run,
+        outcome,
+        prepared.plan,
+        resumed=resume_run is not None,
+        store_error=error,
+        stored_hosts=frozenset(stored_hosts),
+    )
 
 
 async def _run(

@@ -19,6 +19,7 @@ from fleetpatch.engine.rollout import Decision, Rate, RolloutState, Window, reso
 from fleetpatch.engine.runner import run_hosts
 from fleetpatch.inventory.model import Host
 from fleetpatch.results import HostFailure, HostOutcome, HostResult
+from fleetpatch.store.errors import StoreError
 from fleetpatch.store.rollouts import DONE, FAILED, RUNNING, SKIPPED, RolloutLedger
 
 
@@ -42,6 +43,9 @@ class RolloutOutcome:
     decisions: list[Decision]
     stopped_reason: str | None
     cancelled: bool = False
+    store_error: StoreError | None = None
+    """The first store failure met while the rollout went (its progress could not be written,
+    or ``on_result`` could not store a result): from then on no new host started."""
 
 
 @dataclass
@@ -86,6 +90,10 @@ async def run_rollout(
     count towards the budget as they ended and are never installed again. ``in_flight``
     names hosts that attempt had started and not finished: their install job is looked for
     and followed (attached to) before anything else.
+
+    The store failing (a full disk: a StoreError from the ledger, or from ``on_result`` storing
+    a result) stops the rollout: no host is started whose result could not be stored, hosts
+    already installing finish, and the error is returned in the outcome (never raised).
     """
     by_name = {h.name: h for h in hosts}
     done_before = finished or {}
@@ -101,30 +109,50 @@ async def run_rollout(
     in_progress: set[str] = set()
     results: dict[str, HostResult] = {}
     cancelled = False
+    store_error: StoreError | None = None
+
+    def store_failed(exc: StoreError) -> None:
+        nonlocal store_error
+        if store_error is None:
+            store_error = exc
+            state.stop(
+                "stopped: the store failed, and no host is started whose result could not be "
+                "stored (hosts already installing finish)"
+            )
 
     def record(result: HostResult) -> None:
         results[result.host] = result
-        on_result(result)
+        try:
+            on_result(result)
+        except StoreError as exc:
+            store_failed(exc)
 
     async def worker(host: Host, batch_no: int) -> HostResult:
         state.host_started(host.name)
-        book.set(host.name, RUNNING)
         lease = None
-        if ledger is not None and not ictx.dry_run:
-            lease = ledger.acquire(
-                host.name, run_id, holder=book.holder, now=utcnow(), ttl=lease_ttl
-            )
-            if lease is not None:
-                result = _locked(host, lease_message(host.name, lease))
-                book.set(host.name, FAILED, result.failure.message if result.failure else "")
-                return result
+        try:
+            book.set(host.name, RUNNING)
+            if ledger is not None and not ictx.dry_run:
+                lease = ledger.acquire(
+                    host.name, run_id, holder=book.holder, now=utcnow(), ttl=lease_ttl
+                )
+                if lease is not None:
+                    result = _locked(host, lease_message(host.name, lease))
+                    book.set(host.name, FAILED, result.failure.message if result.failure else "")
+                    return result
+        except StoreError as exc:  # nothing ran on the host
+            store_failed(exc)
+            return _skipped(host, "the store failed before this host started")
         in_progress.add(host.name)
         # cancelled (Ctrl-C): the lease stays, as the install may go on on the host; the
         # resume takes it again and attaches
         result = await install_host(host, ictx, batch=batch_no, attach=host.name in attach_to)
-        if ledger is not None and not ictx.dry_run:
-            ledger.release(host.name, run_id)
-        book.set(host.name, DONE if result.outcome is HostOutcome.OK else FAILED)
+        try:
+            if ledger is not None and not ictx.dry_run:
+                ledger.release(host.name, run_id)
+            book.set(host.name, DONE if result.outcome is HostOutcome.OK else FAILED)
+        except StoreError as exc:  # the install is done: its result is still reported
+            store_failed(exc)
         return result
 
     try:
@@ -143,6 +171,8 @@ async def run_rollout(
             def finished_host(result: HostResult) -> None:
                 in_progress.discard(result.host)
                 record(result)
+                if result.outcome is HostOutcome.SKIPPED:  # never started: not a failure
+                    return
                 ok = result.outcome is HostOutcome.OK
                 state.host_finished(result.host, ok, halt=host_on_failure(by_name[result.host]))
 
@@ -176,10 +206,16 @@ async def run_rollout(
         if name in results or name in done_before:
             continue
         skipped = _skipped(by_name[name], "run cancelled" if cancelled else reason)
-        book.set(name, SKIPPED, skipped.failure.message if skipped.failure else "")
+        if store_error is None:
+            try:
+                book.set(name, SKIPPED, skipped.failure.message if skipped.failure else "")
+            except StoreError as exc:
+                store_failed(exc)
         record(skipped)
     ordered = [results[n] for batch in plan for n in batch if n in results]
-    return RolloutOutcome(ordered, list(state.decisions), reason, cancelled)
+    return RolloutOutcome(
+        ordered, list(state.decisions), state.stopped_reason, cancelled, store_error
+    )
 
 
 async def run_health_check(

@@ -33,6 +33,12 @@ _INSTALL_ONLY: dict[str, str] = {
     "window": "a scan changes nothing on the hosts",
 }
 
+_INSTALL_ONLY_TIMEOUTS: dict[str, str] = {
+    "reboot": "a scan never reboots",
+    "lock": "a scan takes no package manager lock",
+    "reconnect": "a scan is simply scanned again; an install goes on on the host",
+}
+
 Problem = tuple[KeyPath, str]
 
 
@@ -90,11 +96,11 @@ def rule_problems(spec: PlaybookFile) -> list[Problem]:
         for key, why in _INSTALL_ONLY.items():
             if key in written:
                 problems.append(((key,), f"applies only to operation: install ({why})"))
-        if "timeouts" not in written or "reboot" not in spec.timeouts.model_fields_set:
+        if "timeouts" not in written:
             return problems
-        problems.append(
-            (("timeouts", "reboot"), "applies only to operation: install (a scan never reboots)")
-        )
+        for key, why in _INSTALL_ONLY_TIMEOUTS.items():
+            if key in spec.timeouts.model_fields_set:
+                problems.append((("timeouts", key), f"applies only to operation: install ({why})"))
         return problems
     if "concurrency" in written:
         problems.append(

@@ -47,6 +47,7 @@ OnFailure = Literal["continue", "halt"]
 DEFAULT_SCAN_CONCURRENCY = 50
 DEFAULT_REBOOT_TIMEOUT = 600.0
 DEFAULT_HEALTH_CHECK_TIMEOUT = 300.0
+DEFAULT_RECONNECT_TIMEOUT = 300.0
 
 
 def _invalid(exc: InvalidSetting) -> PydanticCustomError:
@@ -98,6 +99,29 @@ def _seconds(value: Any) -> float:
     if seconds <= 0:
         raise PydanticCustomError("invalid_setting", "expected a timeout greater than 0")
     return seconds
+
+
+def _wait_seconds(value: Any) -> float:
+    """``timeouts.reconnect``: like a timeout, but 0 (give up at once) is allowed."""
+    if value == 0 and not isinstance(value, bool):
+        return 0.0
+    return _seconds(value)
+
+
+def _lock_seconds(value: Any) -> int:
+    """``timeouts.lock``: whole seconds the package manager waits for a lock another process
+    holds (0 = not at all), as ``--lock-timeout``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        seconds = _seconds(value)
+    if seconds < 0:
+        raise PydanticCustomError(
+            "invalid_setting", "expected 0 (do not wait) or more seconds, or a duration"
+        )
+    if seconds != int(seconds):
+        raise PydanticCustomError("invalid_setting", "expected a whole number of seconds")
+    return int(seconds)
 
 
 def _max_age(value: Any) -> str:
@@ -218,12 +242,16 @@ class WindowSettings(_Section):
 
 
 class Timeouts(_Section):
-    """``timeouts:``. ``connect``/``command`` unset: each host's inventory value applies."""
+    """``timeouts:``. ``connect``/``command`` unset: each host's inventory value applies.
+    ``lock`` and ``reconnect`` are ``--lock-timeout`` and ``--reconnect-timeout`` (install
+    only); ``lock`` unset: each package manager's own default (apt 300, dnf 60, zypper 70)."""
 
     connect: Seconds | None = None
     command: Seconds | None = None
     reboot: Seconds = DEFAULT_REBOOT_TIMEOUT
     health_check: Seconds = DEFAULT_HEALTH_CHECK_TIMEOUT
+    lock: Annotated[int, PlainValidator(_lock_seconds)] | None = None
+    reconnect: Annotated[float, PlainValidator(_wait_seconds)] = DEFAULT_RECONNECT_TIMEOUT
 
 
 class PlaybookFile(BaseModel):

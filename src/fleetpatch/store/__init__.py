@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from fleetpatch.store.models import RunSummary as RunSummary
     from fleetpatch.store.store import Store as Store
     from fleetpatch.store.store import open_store as open_store
+    from fleetpatch.store.store import open_store_for_reading as open_store_for_reading
 
 _WHERE = {
     "STORE_ENV": "fleetpatch.store.engine",
@@ -37,6 +38,7 @@ _WHERE = {
     "RunSummary": "fleetpatch.store.models",
     "Store": "fleetpatch.store.store",
     "open_store": "fleetpatch.store.store",
+    "open_store_for_reading": "fleetpatch.store.store",
 }
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "default_store_url",
     "new_run_id",
     "open_store",
+    "open_store_for_reading",
 ]
 
 

@@ -11,7 +11,7 @@ import platformdirs
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, create_engine, make_url
 
-from fleetpatch.store.sqlite_setup import BUSY_TIMEOUT_S, configure_connection
+from fleetpatch.store.sqlite_setup import BUSY_TIMEOUT_S, configure_connection, connect_read_only
 
 STORE_ENV = "FLEETPATCH_STORE"
 WRITE_OPTION = "fleetpatch_write"
@@ -60,6 +60,22 @@ def create_store_engine(url: str | URL) -> Engine:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
     _install_sqlite_hooks(engine, wal=not in_memory)
+    return engine
+
+
+def create_read_only_engine(url: str | URL) -> Engine:
+    """An engine that only reads the SQLite file of ``url``, through
+    :func:`~fleetpatch.store.sqlite_setup.connect_read_only` (``mode=ro``, else
+    ``immutable=1``): for a store whose directory cannot be written or whose disk is full.
+
+    Raises:
+        ValueError: ``url`` is not a SQLite file.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        raise ValueError(f"a read-only open needs a SQLite file, got {display_url(url)}")
+    engine = create_engine(make_url(url), creator=lambda: connect_read_only(path))
+    _install_sqlite_hooks(engine, wal=False)
     return engine
 
 

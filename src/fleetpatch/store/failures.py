@@ -23,8 +23,9 @@ _OTHER_STORE = "or give another store with --store or FLEETPATCH_STORE"
 
 class StoreUnavailable(StoreError):
     """The store could not be read or written. ``cause`` is one of ``full``, ``read-only``,
-    ``corrupt``, ``locked``, ``unreachable``, ``failed``; nothing was changed by the call
-    that failed (its transaction was rolled back)."""
+    ``corrupt``, ``locked``, ``unreachable``, ``unreadable`` (a read-only open that cannot
+    read the write-ahead log), ``failed``; nothing was changed by the call that failed (its
+    transaction was rolled back)."""
 
     def __init__(self, where: str, cause: str, detail: str, advice: str):
         self.where = where
@@ -40,6 +41,7 @@ _WHAT = {
     "corrupt": "is damaged or is not a fleetpatch store",
     "locked": "is locked by another process",
     "unreachable": "cannot be reached",
+    "unreadable": "cannot be read",
     "failed": "failed",
 }
 

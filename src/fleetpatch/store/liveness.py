@@ -6,8 +6,9 @@ carries the controller (``host:pid``) and a heartbeat time, renewed every
 :data:`HEARTBEAT_SECONDS` by a thread of the controller while the run goes. A reader tells
 ``interrupted`` from ``running``:
 
-- the controller ran on this machine: its process is gone (or the pid now belongs to a
-  process started after the run began) -> ``interrupted``, at once;
+- the controller ran on this machine: its process is gone (ended, a zombie not yet reaped,
+  or the pid now belongs to a process started after the run began) -> ``interrupted``, at
+  once;
 - the controller ran on another machine: no heartbeat for :data:`STALE_AFTER` ->
   ``interrupted``;
 - otherwise ``running``.
@@ -64,9 +65,11 @@ def run_status(
 
 
 def controller_alive(controller: str | None, last_seen: datetime) -> bool | None:
-    """Whether the process ``host:pid`` last heard of at ``last_seen`` (its heartbeat) still
-    runs; None when that cannot be told from here (another machine, no controller recorded).
-    A process with that pid that started after ``last_seen`` is another one (pid reused)."""
+    """Whether the process ``host:pid`` last heard of at ``last_seen`` (its heartbeat, or when
+    it took a lease) still runs; None when that cannot be told from here (another machine, no
+    controller recorded). A process with that pid that started after ``last_seen`` is another
+    one (pid reused); one that ended and was not yet reaped (a zombie) is not alive. The one
+    liveness rule of fleetpatch: run status and leases (:mod:`fleetpatch.engine.leases`)."""
     if not controller or ":" not in controller:
         return None
     host, _, pid_text = controller.rpartition(":")
@@ -81,23 +84,31 @@ def controller_alive(controller: str | None, last_seen: datetime) -> bool | None
         pass  # another user's process: it exists
     except OSError:
         return None
-    began = _process_start(pid)
+    began, ended = _process_start(pid)
+    if ended:
+        return False
     return began is None or began <= last_seen + _START_SLACK
 
 
-def _process_start(pid: int) -> datetime | None:
-    """When process ``pid`` started (Linux: /proc), or None where that cannot be read."""
+def _process_start(pid: int) -> tuple[datetime | None, bool]:
+    """When process ``pid`` started (Linux: /proc; None where that cannot be read), and
+    whether it has ended already (a zombie: killed, not yet waited for by its parent)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None, False
+    fields = stat[stat.rindex(")") + 2 :].split()
+    ended = fields[:1] in (["Z"], ["X"])
+    try:
         boot = next(
             int(line.split()[1])
             for line in Path("/proc/stat").read_text().splitlines()
             if line.startswith("btime ")
         )
-        ticks = int(stat[stat.rindex(")") + 2 :].split()[19])
-        return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
+        ticks = int(fields[19])
+        return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC), ended
     except (OSError, ValueError, StopIteration, IndexError):
-        return None
+        return None, ended
 
 
 class Heartbeat:

@@ -7,6 +7,7 @@ import functools
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -19,16 +20,18 @@ from fleetpatch.memo import RunMemo
 from fleetpatch.results import HostFailure, HostOutcome, HostResult, RunResult
 from fleetpatch.store.engine import (
     WRITE_OPTION,
+    create_read_only_engine,
     create_store_engine,
     default_store_url,
     display_url,
     sqlite_path,
 )
-from fleetpatch.store.errors import RunNotFound, StoreError
+from fleetpatch.store.errors import RunNotFound, StoreError, StoreSchemaTooNew
 from fleetpatch.store.failures import StoreUnavailable, store_unavailable
 from fleetpatch.store.ids import new_run_id
 from fleetpatch.store.liveness import Heartbeat, run_status, this_controller
-from fleetpatch.store.migrate import migrate
+from fleetpatch.store.migrate import current_version, migrate
+from fleetpatch.store.migrations import LATEST_VERSION
 from fleetpatch.store.models import HostHistoryEntry, RunStatus, RunSummary
 from fleetpatch.store.read import counts_from_row, load_host_results
 from fleetpatch.store.schema import host_results, runs
@@ -39,20 +42,30 @@ _DRIVER_ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, ImportError)
 :class:`~fleetpatch.store.failures.StoreUnavailable`."""
 
 
-def open_store(url: str | None = None, *, store_facts: bool = True) -> Store:
+def open_store(
+    url: str | None = None, *, store_facts: bool = True, read_only: bool = False
+) -> Store:
     """Open (creating and migrating forward as needed) the store at ``url``; default
-    :func:`default_store_url`.
+    :func:`default_store_url`. ``read_only`` (SQLite files only): open it for reading
+    without writing anything, not even SQLite's ``-wal``/``-shm`` files (see
+    :func:`~fleetpatch.store.sqlite_setup.connect_read_only`); a write then fails as
+    ``read-only``. Readers use :func:`open_store_for_reading`.
 
     Raises:
         StoreSchemaTooNew: the database was written by a newer fleetpatch.
-        StoreUnavailable: the store cannot be opened (read-only, full, damaged, unreachable);
-            the message says what to do.
+        StoreUnavailable: the store cannot be opened (read-only, full, damaged, unreachable;
+            read-only: a store of an older schema, which would need a migration); the message
+            says what to do.
     """
     url = url or default_store_url()
     engine: Engine | None = None
     try:
-        engine = create_store_engine(url)
-        migrate(engine)
+        if read_only:
+            engine = create_read_only_engine(url)
+            _require_current(engine, url)
+        else:
+            engine = create_store_engine(url)
+            migrate(engine)
     except _DRIVER_ERRORS as exc:
         if engine is not None:
             engine.dispose()
@@ -62,6 +75,49 @@ def open_store(url: str | None = None, *, store_facts: bool = True) -> Store:
             engine.dispose()
         raise
     return Store(engine, store_facts=store_facts)
+
+
+def open_store_for_reading(url: str | None = None) -> Store:
+    """:func:`open_store` for a command that only reads (``report``, ``runs``, ``lease
+    list``): when the SQLite file cannot be opened for writing because its directory is not
+    writable or its disk is full, it is opened read-only instead, and read all the same.
+
+    Raises:
+        StoreSchemaTooNew, StoreUnavailable: as :func:`open_store`; when the read-only open
+            fails too, its error (it says why the file cannot even be read).
+    """
+    url = url or default_store_url()
+    try:
+        return open_store(url)
+    except StoreUnavailable as exc:
+        path = sqlite_path(url)
+        if exc.cause not in ("read-only", "full") or path is None:
+            raise
+        if not Path(path).expanduser().is_file():
+            raise
+    return open_store(url, read_only=True)
+
+
+def _require_current(engine: Engine, url: str) -> None:
+    """A read-only store must already have this fleetpatch's schema (it cannot be migrated).
+
+    Raises:
+        StoreSchemaTooNew: newer than this fleetpatch.
+        StoreUnavailable: older (or no store at all).
+    """
+    with engine.connect() as conn:
+        found = current_version(conn)
+    if found > LATEST_VERSION:
+        raise StoreSchemaTooNew(display_url(url), found, LATEST_VERSION)
+    if found < LATEST_VERSION:
+        raise StoreUnavailable(
+            display_url(url),
+            "read-only",
+            f"schema version {found}, this fleetpatch needs {LATEST_VERSION}",
+            "it must be migrated before it can be read, which needs writing: make the file "
+            "and its directory writable (or free space there) and run any fleetpatch command "
+            "once, or give another store with --store or FLEETPATCH_STORE",
+        )
 
 
 _P = ParamSpec("_P")

@@ -227,3 +227,36 @@ def test_format_age() -> None:
         "1d 2h",
         "12d",
     ]
+
+
+RPM_QA_WITH_A_DUPLICATE = (  # rpm -qa --qf of the rocky9 lab after rpm -i --justdb of fp-crit 1.1
+    "fp-crit\t0\t1.0\t1.el9\tx86_64\t1796297511\tfp-crit-1.0-1.el9.src.rpm\n"
+    "fp-crit\t0\t1.1\t1.el9\tx86_64\t1796297600\tfp-crit-1.1-1.el9.src.rpm\n"
+    "fp-crit\t0\t1.0\t1.el9\ti686\t1796297511\tfp-crit-1.0-1.el9.src.rpm\n"
+    "kernel-core\t0\t5.14.0\t1.el9\tx86_64\t1796297511\tkernel-5.14.0-1.el9.src.rpm\n"
+    "kernel-core\t0\t5.14.1\t1.el9\tx86_64\t1796297511\tkernel-5.14.1-1.el9.src.rpm\n"
+    "gpg-pubkey\t0\t1\t2\t(none)\t1796297511\t(none)\n"
+    "gpg-pubkey\t0\t3\t4\t(none)\t1796297511\t(none)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("tool", "repair"),
+    [
+        ("dnf", "dnf remove --duplicates"),
+        ("yum", "package-cleanup --cleandupes"),
+        ("zypper", "rpm -e --justdb --nodeps fp-crit-1.0-1.el9"),
+    ],
+)
+def test_an_rpm_duplicate_is_broken_with_both_versions(tool: str, repair: str) -> None:
+    """Two versions of one name.arch: the newest row is marked, its problem names both
+    versions and the family's repair; kernels, other arches and gpg-pubkey are left alone."""
+    from fleetpatch.platforms.rpm.parsers import mark_rpm_duplicates, parse_rpm_installed
+
+    rows = mark_rpm_duplicates(parse_rpm_installed(RPM_QA_WITH_A_DUPLICATE), tool)
+    problems = {(p.name, p.arch, p.version): package_problem(p.name, p.status) for p in rows}
+    broken = {key: text for key, text in problems.items() if text}
+    [(key, text)] = broken.items()
+    assert key == ("fp-crit", "x86_64", "1.1-1.el9")
+    assert "2 versions of fp-crit (1.0-1.el9, 1.1-1.el9)" in text and "interrupted" in text
+    assert repair in text

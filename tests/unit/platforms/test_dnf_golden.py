@@ -26,6 +26,7 @@ from fleetpatch.platforms.dnf.platform import parse_dnf_scan
 from fleetpatch.platforms.framing import parse_frames
 from fleetpatch.platforms.rpm.install import PackageTarget
 from fleetpatch.platforms.rpm.parsers import parse_repomd, parse_rpm_installed, parse_rpm_kernels
+from fleetpatch.platforms.rpm.repostate import parse_dnf_repos
 
 from .golden import GOLDEN_ROOT, Golden, golden_value
 
@@ -60,6 +61,9 @@ PROBES: dict[str, Callable[[str, Path], object]] = {
     "kernels": lambda text, _: parse_rpm_kernels(text, "dnf.kernels"),
     "needs_restarting": lambda text, case: parse_needs_restarting(text, rc_of(case)),
     "repomd": lambda text, _: parse_repomd(text, "dnf.repomd"),
+    "repos": lambda text, case: parse_dnf_repos(text).missing(
+        "yum" if "-yum-" in case.name else "dnf"
+    ),
     "scan": lambda text, _: parse_scan_transcript(text),
     "install": lambda text, case: parse_dnf_install(text, targets_of(case)),
 }

@@ -19,6 +19,7 @@ from fleetpatch.platforms.rpm.install import PackageTarget
 from fleetpatch.platforms.rpm.parsers import parse_repomd, parse_rpm_installed, parse_rpm_kernels
 from fleetpatch.platforms.zypper.install import parse_zypper_install
 from fleetpatch.platforms.zypper.parsers import (
+    parse_applied_patches,
     parse_list_patches,
     parse_list_updates,
     parse_needs_rebooting,
@@ -53,6 +54,7 @@ PROBES: dict[str, Callable[[str, Path], object]] = {
     "updates": lambda text, _: parse_list_updates(text),
     "patches": lambda text, _: parse_list_patches(text),
     "patch_info": lambda text, _: parse_patch_info(text),
+    "applied": lambda text, _: parse_applied_patches(text),
     "kernels": lambda text, _: parse_rpm_kernels(text, "zypper.kernels"),
     "needs_rebooting": lambda text, case: parse_needs_rebooting(text, rc_of(case)),
     "repomd": lambda text, _: parse_repomd(text, "zypper.repomd"),

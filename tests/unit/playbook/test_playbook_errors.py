@@ -160,6 +160,30 @@ CASES = [
         "scan-reboot-timeout",
     ),
     (
+        SCAN + "timeouts:\n  lock: 5m\n",
+        "5",
+        ["timeouts.lock: applies only to operation: install"],
+        "scan-lock-timeout",
+    ),
+    (
+        SCAN + "timeouts:\n  reconnect: 5m\n",
+        "5",
+        ["timeouts.reconnect: applies only to operation: install"],
+        "scan-reconnect-timeout",
+    ),
+    (
+        INSTALL + "timeouts:\n  lock: -5\n",
+        "6",
+        ["timeouts.lock: expected 0 (do not wait) or more"],
+        "lock-timeout-negative",
+    ),
+    (
+        INSTALL + "timeouts:\n  lock: 2.5\n",
+        "6",
+        ["timeouts.lock: expected a whole number of seconds"],
+        "lock-timeout-fraction",
+    ),
+    (
         INSTALL + "concurrency: 10\n",
         "5",
         ["concurrency: applies to scans", "rollout.max_concurrency"],
@@ -383,7 +407,10 @@ CASES = [
     (
         INSTALL + "timeouts:\n  boot: 5m\n",
         "6",
-        ["unknown key 'boot' in timeouts", "allowed keys: command, connect, health_check, reboot"],
+        [
+            "unknown key 'boot' in timeouts",
+            "allowed keys: command, connect, health_check, lock, reboot, reconnect",
+        ],
         "timeout-unknown",
     ),
     (

@@ -38,6 +38,8 @@ def test_minimal_scan_gets_every_default(write: WriteFile, tmp_path: Path) -> No
     assert playbook.timeouts.connect is None and playbook.timeouts.command is None
     assert playbook.timeouts.reboot == 600.0
     assert playbook.timeouts.health_check == 300.0
+    assert playbook.timeouts.lock is None  # each package manager's own default
+    assert playbook.timeouts.reconnect == 300.0
     assert playbook.window is None
     assert playbook.install_override is None
 
@@ -75,7 +77,8 @@ def test_full_install(write: WriteFile, tmp_path: Path) -> None:
           on_exit: logger done
           health_check: ./check.sh "$FLEETPATCH_BATCH"
         window: {end: "03:00Z", cutoff: 1h30m}
-        timeouts: {connect: 10, command: 30m, reboot: 15m, health_check: 90s}
+        timeouts: {connect: 10, command: 30m, reboot: 15m, health_check: 90s, lock: 10m,
+                   reconnect: 15m}
         accept_new_host_keys: true
         """,
     )
@@ -109,6 +112,8 @@ def test_full_install(write: WriteFile, tmp_path: Path) -> None:
     assert playbook.timeouts.command == 1800.0
     assert playbook.timeouts.reboot == 900.0
     assert playbook.timeouts.health_check == 90.0
+    assert playbook.timeouts.lock == 600
+    assert playbook.timeouts.reconnect == 900.0
     assert playbook.accept_new_host_keys is True
 
 
@@ -230,3 +235,23 @@ def test_example_playbooks_load(name: str, tmp_path: Path) -> None:
         assert playbook.hooks.health_check
     if name == "lab-rolling-install.yaml":
         assert playbook.inventory == (tmp_path / "inventory" / "lab.yaml",)
+
+
+def test_lock_and_reconnect_timeouts_reach_the_install_request(write: WriteFile) -> None:
+    """``timeouts.lock`` and ``timeouts.reconnect`` are what ``--lock-timeout`` and
+    ``--reconnect-timeout`` are on the command line (0 = do not wait for a lock)."""
+    from fleetpatch.cli.install import request_from_playbook
+
+    write("inv.yaml")
+    path = write(
+        "pb.yaml",
+        "name: x\ninventory: inv.yaml\ntargets: ['*']\noperation: install\n"
+        "timeouts: {lock: 0, reconnect: 2m}\n",
+    )
+    request = request_from_playbook(load_playbook(path), dry_run=False)
+    assert (request.lock_timeout, request.reconnect_timeout) == (0, 120.0)
+    default = write(
+        "default.yaml", "name: x\ninventory: inv.yaml\ntargets: ['*']\noperation: install\n"
+    )
+    request = request_from_playbook(load_playbook(default), dry_run=False)
+    assert (request.lock_timeout, request.reconnect_timeout) == (None, 300.0)

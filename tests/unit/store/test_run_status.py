@@ -179,3 +179,17 @@ def _heartbeat(db: Path) -> str:
 
 def test_pid_of_this_process_is_the_controller() -> None:
     assert this_controller() == f"{HERE}:{os.getpid()}"
+
+
+def test_a_killed_controller_not_yet_reaped_is_not_alive() -> None:
+    """A zombie (killed, its parent has not waited for it yet) still answers kill(pid, 0)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        proc.kill()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{proc.pid}/stat").read_text().split(") ")[1][0] != "Z":
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        assert controller_alive(f"{HERE}:{proc.pid}", datetime.now(UTC)) is False
+    finally:
+        proc.wait()

@@ -62,6 +62,7 @@ from fleetpatch.platforms.rpm.parsers import (
     MetadataState,
     compare_evr,
     evr_sort_key,
+    mark_rpm_duplicates,
     parse_repomd,
     parse_rpm_installed,
     parse_rpm_kernels,
@@ -113,8 +114,9 @@ def parse_dnf_scan(
     if refresh is not None:
         frames.require("dnf.refresh", allowed_rc=OK)
         warnings.extend(_messages("dnf makecache", split_stderr(refresh.body)[1]))
-    installed = parse_rpm_installed(
-        frames.require("dnf.installed", allowed_rc=OK).body, "dnf.installed"
+    installed = mark_rpm_duplicates(
+        parse_rpm_installed(frames.require("dnf.installed", allowed_rc=OK).body, "dnf.installed"),
+        "dnf" if frames.get("dnf.upgrades") is not None else "yum",
     )
     candidates = _candidates(frames)
     advisory_list = parse_updateinfo_list(frames.require("dnf.updateinfo_list", allowed_rc=OK).body)
@@ -132,8 +134,10 @@ def parse_dnf_scan(
     needs = parse_needs_restarting(restart_section.body, restart_section.rc)
     metadata = parse_repomd(frames.require("dnf.repomd", allowed_rc=OK).body, "dnf.repomd")
     missing: list[str] = []
-    if frames.get("dnf.repos") is not None:  # dnf only (yum: not read)
-        missing = parse_dnf_repos(frames.require("dnf.repos", allowed_rc=OK).body).missing()
+    if frames.get("dnf.repos") is not None:  # dnf and yum (scans before it had none)
+        tool = "dnf" if frames.get("dnf.upgrades") is not None else "yum"
+        state = parse_dnf_repos(frames.require("dnf.repos", allowed_rc=OK).body)
+        missing = state.missing(tool)
 
     if not metadata.repos and not candidates.rows:
         raise DnfMetadataMissing(

@@ -169,6 +169,41 @@ def parse_rpm_installed(text: str, section: str = "rpm.installed") -> list[Insta
     return packages
 
 
+MULTIVERSION = re.compile(r"^(kernel|kernel-.+|kmod-.+|.+-kmp-.+)$")
+"""Names the rpm database legitimately holds in several versions of one arch: install-only
+kernels and kernel modules (dnf's default ``installonlypkgs``: kernel, installonlypkg(kernel),
+installonlypkg(kernel-module); zypp's ``multiversion = provides:multiversion(kernel)``: SUSE's
+kernel-* and KMPs). ``gpg-pubkey`` is skipped by :func:`parse_rpm_installed`. A package made
+multiversion by local configuration (``installonlypkgs=`` in dnf.conf, ``multiversion =`` in
+zypp.conf) is not known here: its versions would be reported as a duplicate."""
+
+DUPLICATE_STATUS = "rpm-duplicate"
+"""``InstalledPackage.status`` of a package whose name.arch the rpm database holds twice:
+``rpm-duplicate TOOL V1,V2...`` (knowledge.package_problem words it)."""
+
+
+def mark_rpm_duplicates(installed: list[InstalledPackage], tool: str) -> list[InstalledPackage]:
+    """The rows of ``installed`` with the newest of each duplicated name.arch marked
+    ``rpm-duplicate TOOL V1,V2`` (oldest version first): what an rpm transaction killed
+    between adding the new header and erasing the old one leaves behind (dnf, yum and zypper
+    have no journal to resume it, unlike dpkg). ``tool`` is ``dnf``, ``yum`` or ``zypper``
+    (the repair differs). Install-only names (:data:`MULTIVERSION`) are left alone."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, p in enumerate(installed):
+        groups.setdefault((p.name, p.arch), []).append(index)
+    marked = list(installed)
+    for (name, _arch), indexes in groups.items():
+        if len(indexes) < 2 or MULTIVERSION.match(name):
+            continue
+        ordered = sorted(indexes, key=lambda i: evr_sort_key(installed[i].version))
+        versions = ",".join(installed[i].version for i in ordered)
+        newest = ordered[-1]
+        marked[newest] = installed[newest].model_copy(
+            update={"status": f"{DUPLICATE_STATUS} {tool} {versions}"}
+        )
+    return marked
+
+
 # ---------------------------------------------------------------------------------------------
 # <family>.kernels
 

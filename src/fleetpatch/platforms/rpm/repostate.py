@@ -2,6 +2,13 @@
 ``zypper.solv`` sections (docs/platforms.md). Pure parsers; a repository left out here makes
 the host's verdict unknown (``HostFacts.metadata_missing``, :mod:`fleetpatch.knowledge`).
 
+* **yum** (EL 7, AL 2): ``yum -C repolist`` lists only what loaded (``skip_if_unavailable``
+  disables a repository without cache without a word), so ``enabled`` ids come from yum's
+  configuration files (``[id]`` sections of yum.conf and yum.repos.d, ``enabled=`` default 1)
+  and ``loaded`` ids from ``yum -C repolist enabled`` (``id/releasever/basearch`` cut to the
+  id, ``!`` expired and ``*`` marks dropped; chatter lines give ids no enabled repository has,
+  which change nothing). Repositories a yum plugin enables or disables at run time are not
+  seen in the files: a known limit.
 * **dnf**: ``enabled`` ids come from ``dnf repolist --enabled`` (loads no metadata), ``loaded``
   ids from ``dnf repoinfo --enabled`` (loads it as the queries do, with
   ``skip_if_unavailable=True`` so a broken repository is skipped, not fatal). Enabled but not
@@ -27,16 +34,25 @@ class DnfRepoState(BaseModel):
     loaded: tuple[str, ...] = ()
     messages: tuple[str, ...] = ()
 
-    def missing(self) -> list[str]:
-        """Enabled repositories whose metadata did not load, each with dnf's reason."""
+    def missing(self, tool: str = "dnf") -> list[str]:
+        """Enabled repositories whose metadata did not load, each with dnf's reason (``tool``
+        ``yum``: yum says nothing when ``skip_if_unavailable`` skips a repository)."""
         loaded = set(self.loaded)
         out = []
         for repo in self.enabled:
             if repo in loaded:
                 continue
             why = [m for m in self.messages if f"'{repo}'" in m]
-            reason = f" ({' | '.join(why)})" if why else ""
-            out.append(f"dnf repository {repo!r}: its metadata did not load{reason}")
+            if why:
+                reason = f" ({' | '.join(why)})"
+            elif tool == "yum":
+                reason = (
+                    " (yum -C skips a repository without cached metadata silently; refresh "
+                    "with yum makecache)"
+                )
+            else:
+                reason = ""
+            out.append(f"{tool} repository {repo!r}: its metadata did not load{reason}")
         return out
 
 

@@ -412,6 +412,75 @@ def parse_patch_info(text: str) -> dict[str, PatchInfo]:
 
 
 # ---------------------------------------------------------------------------------------------
+# zypper.applied
+
+
+class AppliedPatch(BaseModel):
+    """An applied patch and the installed packages it covers (``zypper.applied``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    category: str = ""
+    severity: str = ""
+    created: datetime | None = None
+    packages: tuple[PatchPackage, ...] = ()
+
+
+def parse_applied_patches(text: str) -> list[AppliedPatch]:
+    """Lines ``patch<TAB>name<TAB>category<TAB>severity<TAB>Created On`` each followed by its
+    ``package<TAB>name[.arch]<TAB>edition`` lines (the scan's awk filter of ``zypper info -t
+    patch '*'``: applied patches only, Conflicts of installed names only); ``stderr:`` lines
+    are zypper's messages. One pass, no regular expression per line.
+
+    Raises:
+        ParseError: another line, a package line before any patch, or a bad date.
+    """
+    lines, _ = split_stderr(text)
+    out: list[AppliedPatch] = []
+    head: list[str] | None = None
+    packages: list[PatchPackage] = []
+
+    def close(lineno: int) -> None:
+        if head is None:
+            return
+        created = _ctime(head[4], f"zypper.applied line {lineno}") if head[4] else None
+        out.append(
+            AppliedPatch(
+                name=head[1],
+                category=head[2],
+                severity=head[3],
+                created=created,
+                packages=tuple(packages),
+            )
+        )
+
+    for lineno, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        fields = line.split("\t")
+        if fields[0] == "package" and len(fields) == 3 and head is not None:
+            before = len(packages)
+            _add_conflict(f"{fields[1]} < {fields[2]}", packages)
+            if len(packages) == before:
+                raise ParseError(
+                    f"zypper.applied line {lineno}: expected 'package<TAB>name[.arch]<TAB>"
+                    f"edition', got {line!r}"
+                )
+            continue
+        if fields[0] == "patch" and len(fields) == 5 and fields[1]:
+            close(lineno)
+            head, packages = fields, []
+            continue
+        raise ParseError(
+            f"zypper.applied line {lineno}: expected 'patch<TAB>name<TAB>category<TAB>severity"
+            f"<TAB>date' or a 'package' line after one, got {line!r}"
+        )
+    close(len(lines))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # zypper.needs_rebooting
 
 

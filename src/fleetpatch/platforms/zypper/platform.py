@@ -14,6 +14,9 @@ Decisions (see also ``zypper/templates/scan.sh.j2`` and docs/platforms.md):
   not repeated.
 * Patches with status ``unwanted`` (locked) and update-stack patches (``pkgmanager``) are named
   in ``warnings``; ``applied``/``not-needed`` patches are not updates.
+* **Applied patches** (``zypper.applied``) go on the installed packages they cover as
+  ``advisories``: a package whose applied patch the baseline approves is INSTALLED, not
+  INSTALLED_OTHER (SSM counts it in InstalledCount).
 * **Reboot**: ``zypper needs-rebooting`` (rc 102) or the newest installed kernel package is not
   the running one.
 """
@@ -23,11 +26,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from fleetpatch.errors import HostError
-from fleetpatch.facts import AvailableUpdate, HostFacts, InstalledPackage, OsInfo
+from fleetpatch.facts import Advisory, AvailableUpdate, HostFacts, InstalledPackage, OsInfo
 from fleetpatch.memo import RunMemo
 from fleetpatch.platforms.framing import Frames
 from fleetpatch.platforms.rpm.parsers import (
+    compare_evr,
     evr_sort_key,
+    mark_rpm_duplicates,
     parse_repomd,
     parse_rpm_installed,
     parse_rpm_kernels,
@@ -35,9 +40,11 @@ from fleetpatch.platforms.rpm.parsers import (
 )
 from fleetpatch.platforms.rpm.repostate import parse_zypper_solv
 from fleetpatch.platforms.zypper.parsers import (
+    AppliedPatch,
     PackageUpdate,
     Patch,
     PatchInfo,
+    parse_applied_patches,
     parse_list_patches,
     parse_list_updates,
     parse_needs_rebooting,
@@ -102,9 +109,15 @@ def parse_zypper_scan(
         warnings.extend(f"zypper refresh: {m}" for m in split_stderr(refresh.body)[1] if m.strip())
         if refresh.rc == 106:
             warnings.append("zypper refresh: some repositories were skipped (rc 106)")
-    installed = parse_rpm_installed(
-        frames.require("zypper.installed", allowed_rc=OK).body, "zypper.installed"
+    installed = mark_rpm_duplicates(
+        parse_rpm_installed(
+            frames.require("zypper.installed", allowed_rc=OK).body, "zypper.installed"
+        ),
+        "zypper",
     )
+    if frames.get("zypper.applied") is not None:  # scans before it had none
+        applied = frames.require("zypper.applied", allowed_rc=INFO_RC)
+        installed = with_applied_patches(installed, parse_applied_patches(applied.body))
     repos_section = frames.require("zypper.repos", allowed_rc=REPOS_RC)
     repos = parse_zypper_repos(repos_section.body) if repos_section.rc == 0 else ()
     if not any(r.enabled for r in repos):
@@ -216,6 +229,43 @@ def build_updates(
             )
         )
     return updates
+
+
+def with_applied_patches(
+    installed: list[InstalledPackage], applied: list[AppliedPatch]
+) -> list[InstalledPackage]:
+    """Each installed package carries the applied patches it satisfies
+    (``InstalledPackage.advisories``: the patch id, the version the patch ships for that
+    name.arch, its category and severity, Created On as its date), so that a package whose
+    applied patch the baseline approves is INSTALLED (SSM's InstalledCount), as dnf/yum
+    packages are by their installed advisories."""
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for index, p in enumerate(installed):
+        by_key.setdefault((p.name, p.arch), []).append(index)
+    found: dict[int, list[Advisory]] = {}
+    for patch in applied:
+        category = patch.category.lower()
+        for pkg in patch.packages:
+            for index in by_key.get((pkg.name, pkg.arch), ()):
+                if compare_evr(installed[index].version, pkg.edition) < 0:
+                    continue  # an older version of a multiversion package (a kernel)
+                found.setdefault(index, []).append(
+                    Advisory(
+                        id=patch.name,
+                        version=pkg.edition,
+                        classification=CLASSIFICATIONS.get(
+                            category, patch.category.title() or None
+                        ),
+                        severity=SEVERITIES.get(patch.severity.lower()),
+                        issued=patch.created,
+                    )
+                )
+    if not found:
+        return installed
+    return [
+        p.model_copy(update={"advisories": (*p.advisories, *found[i])}) if i in found else p
+        for i, p in enumerate(installed)
+    ]
 
 
 def _installed_version(installed: list[InstalledPackage], u: PackageUpdate) -> str | None:
